@@ -1,0 +1,1 @@
+"""Analysis shared by both models; never imports a simulator."""

@@ -1,0 +1,12 @@
+"""attractorlab: biologically plausible learning models and their analysis.
+
+Subpackages
+-----------
+attractorlab.data      sha256-checked dataset registry and loaders
+attractorlab.results   atomic netCDF results with provenance
+attractorlab.models    spiking dictionary learning (Brian2) and CBAN (PyTorch)
+attractorlab.analysis  receptive fields, attractor states, spike statistics, figures
+"""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,201 @@
+"""Results store: xarray Datasets as netCDF, written atomically, with provenance.
+
+Every result that crosses a boundary (model -> analysis, run -> figure) is an
+``xarray.Dataset`` whose ``attrs`` carry the parameters (as JSON), the seed, the
+versions of the packages that produced it, the git commit when available and the
+UTC time. :func:`save_dataset` writes to a temporary file in the target folder and
+renames it into place, so an exception or interruption never leaves a half-written
+file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "provenance",
+    "save_dataset",
+    "load_dataset",
+    "atomic_path",
+    "git_commit",
+    "package_versions",
+    "results_root",
+]
+
+_PACKAGES = ("attractorlab", "brian2", "torch", "numpy", "xarray", "scipy")
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def results_root() -> Path:
+    """Folder where experiments write by default (``ATTRACTORLAB_RESULTS`` or ``./results``)."""
+    return Path(os.environ.get("ATTRACTORLAB_RESULTS", "results"))
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a result (``"absent"`` when missing)."""
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def git_commit() -> str | None:
+    """Commit hash of the source tree (with ``-dirty`` if modified), or None outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=5
+        )
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_REPO_ROOT, capture_output=True, text=True, timeout=5,
+        )
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def provenance(params: Mapping[str, Any] | Any = None, seed: int | None = None) -> dict[str, str | int]:
+    """Provenance attrs: ``params`` (JSON), ``seed``, versions, ``git_commit``, ``created_utc``."""
+    attrs: dict[str, str | int] = {
+        "params": json.dumps(_jsonable(params or {}), sort_keys=True, ensure_ascii=False),
+        "versions": json.dumps(package_versions(), sort_keys=True),
+        "git_commit": git_commit() or "unknown",
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    attrs["seed"] = -1 if seed is None else int(seed)
+    return attrs
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    Use for any file a run produces (netCDF, PNG, checkpoints)::
+
+        with atomic_path("fig.png") as tmp:
+            fig.savefig(tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=(suffix if suffix is not None else path.suffix) + ".tmp",
+        dir=path.parent,
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, (dict, list, tuple)) or value is None or isinstance(value, bool):
+            out[key] = "json:" + json.dumps(_jsonable(value), ensure_ascii=False)
+        else:
+            out[key] = value
+    return out
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, str) and value.startswith("json:"):
+            out[key] = json.loads(value[5:])
+        else:
+            out[key] = value
+    return out
+
+
+def save_dataset(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    params: Mapping[str, Any] | Any = None,
+    seed: int | None = None,
+) -> Path:
+    """Save ``ds`` as netCDF at ``path`` atomically, adding provenance to its attrs.
+
+    Provenance keys already present in ``ds.attrs`` are kept unless ``params`` or
+    ``seed`` is given. Attributes that netCDF cannot store (dicts, lists, booleans,
+    None) are stored as ``"json:..."`` strings and decoded again by :func:`load_dataset`.
+
+    Returns
+    -------
+    Path
+        The final path.
+    """
+    path = Path(path)
+    if path.suffix != ".nc":
+        raise ValueError(f"path must end in '.nc' (netCDF), got {str(path)!r}")
+    ds = ds.copy()
+    prov = provenance(params, seed)
+    for key, value in prov.items():
+        if key in ("params", "seed") and key in ds.attrs and params is None and seed is None:
+            continue
+        ds.attrs[key] = value
+    ds.attrs = _encode_attrs(ds.attrs)
+    for name in ds.variables:
+        ds[name].attrs = _encode_attrs(ds[name].attrs)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4")
+    return path
+
+
+def load_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Load a Dataset written by :func:`save_dataset` fully into memory (file closed after)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no results file at {str(path)!r}")
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        ds = ds.load()
+    ds.attrs = _decode_attrs(ds.attrs)
+    for name in ds.variables:
+        ds[name].attrs = _decode_attrs(ds[name].attrs)
+    return ds
+
+
+def params_of(ds: xr.Dataset) -> dict[str, Any]:
+    """The parameters recorded in ``ds.attrs['params']`` as a dict."""
+    raw = ds.attrs.get("params", "{}")
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)

@@ -1,0 +1,1 @@
+"""Models: spiking dictionary learning (Lin & Tang 2019), CBAN, baselines."""

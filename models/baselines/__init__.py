@@ -1,0 +1,1 @@
+"""Baselines and reference solvers: FISTA, SGD dictionary learning, scikit-learn, VAE, bicubic."""

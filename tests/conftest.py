@@ -1,0 +1,45 @@
+"""Shared test configuration.
+
+Fixtures here are read-only helpers; a test module that needs state builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+# Tests and notebooks run the small presets.
+os.environ.setdefault("ATTRACTORLAB_SMOKE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A numpy generator with a fixed seed (tests state their own seeds where it matters)."""
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _reset_brian_device():
+    """Reset Brian2's device after each test that imported Brian2 (global state)."""
+    yield
+    b2 = sys.modules.get("brian2")
+    if b2 is not None:
+        try:
+            b2.device.reinit()
+            b2.device.activate()
+            b2.set_device("runtime")
+        except Exception:  # pragma: no cover - best effort cleanup
+            pass
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close matplotlib figures a test opened."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
