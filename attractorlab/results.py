@@ -171,7 +171,10 @@ def save_dataset(
     ds = ds.copy()
     prov = provenance(params, seed)
     for key, value in prov.items():
-        if key in ("params", "seed") and key in ds.attrs and params is None and seed is None:
+        # keep recorded params / seed unless a new value for that key is given
+        if key == "params" and key in ds.attrs and params is None:
+            continue
+        if key == "seed" and key in ds.attrs and seed is None:
             continue
         ds.attrs[key] = value
     ds.attrs = _encode_attrs(ds.attrs)

@@ -1,0 +1,329 @@
+"""Command line: ``attractorlab {demo, run, figure, data, bench}`` (also ``python -m attractorlab``).
+
+Examples
+--------
+::
+
+    attractorlab demo                              # data report + figures under results/demo/
+    attractorlab data list                         # datasets with present / missing / corrupt counts
+    attractorlab data check                        # verify every present file (exit 1 if any corrupt)
+    attractorlab run --list                        # registered experiments
+    attractorlab run lin_tang_A --preset smoke --set n_samples=200 --out results/try
+    attractorlab figure --list                     # registered figure makers
+    attractorlab figure NAME [--results DIR] [--out DIR]
+    attractorlab bench [NAME]                      # run benchmarks/NAME.py (all when omitted)
+
+Bad arguments (and ``ValueError`` from an experiment's configuration) print one line
+``attractorlab: error: ...`` and exit with status 2; set ``ATTRACTORLAB_DEBUG=1`` to get
+the traceback instead.
+
+Figure registry
+---------------
+Figures are regenerated from saved results, never by rerunning a model. A module registers
+a maker with :func:`register_figure`::
+
+    from attractorlab.cli import register_figure
+
+    @register_figure("lin_tang_fig4", experiment="lin_tang_A", description="Fig 4 objective curves")
+    def fig4(results_dir, out_dir):        # results_dir: results/<experiment>/<preset>
+        ds = load_dataset(results_dir / "result.nc")
+        ...                                # write PNGs with atomic_path
+        return [out_dir / "fig4.png"]      # the files written
+
+Modules listed in ``FIGURE_MODULES`` are imported on first lookup (a module that does not
+exist yet is skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+__all__ = ["main", "build_parser", "register_figure", "get_figure", "list_figures", "FIGURE_MODULES"]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Modules whose import registers figure makers (imported lazily; missing ones are skipped).
+FIGURE_MODULES: tuple[str, ...] = (
+    "attractorlab.analysis.figures",
+    "attractorlab.models.spiking_dictionary.figures",
+    "attractorlab.models.cban.figures",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """A registered figure maker: ``func(results_dir: Path, out_dir: Path) -> list[Path]``."""
+
+    name: str
+    func: Callable[[Path, Path], Sequence[Path]]
+    experiment: str
+    description: str = ""
+
+
+_FIGURES: dict[str, Figure] = {}
+_figures_loaded = False
+
+
+def register_figure(name: str, *, experiment: str, description: str = "") -> Callable[[Callable], Callable]:
+    """Decorator registering a figure maker that reads results of ``experiment``."""
+
+    def deco(func: Callable) -> Callable:
+        _FIGURES[name] = Figure(name, func, experiment, description or (func.__doc__ or "").strip().split("\n")[0])
+        return func
+
+    return deco
+
+
+def _load_figures() -> None:
+    global _figures_loaded
+    if _figures_loaded:
+        return
+    for mod in FIGURE_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not mod.startswith(exc.name):
+                raise
+    _figures_loaded = True
+
+
+def list_figures() -> list[str]:
+    """Names of registered figure makers, sorted."""
+    _load_figures()
+    return sorted(_FIGURES)
+
+
+def get_figure(name: str) -> Figure:
+    """The figure maker ``name``; ValueError listing the known ones otherwise."""
+    _load_figures()
+    if name not in _FIGURES:
+        raise ValueError(f"unknown figure {name!r}; known: {', '.join(sorted(_FIGURES)) or '(none registered yet)'}")
+    return _FIGURES[name]
+
+
+# ---------------------------------------------------------------- argument parsing
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _version() -> str:
+    from attractorlab import __version__
+
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``attractorlab`` argument parser."""
+    p = _Parser(
+        prog="attractorlab",
+        description="Spiking dictionary learning (Lin & Tang 2019, Brian2) and convolutional bipartite "
+        "attractor networks (CBAN, PyTorch): run experiments, make figures, check data.",
+        epilog="Data root: $ATTRACTORLAB_DATA (default ../shared/data next to the repo, else "
+        "~/.cache/attractorlab). Results: $ATTRACTORLAB_RESULTS (default ./results).",
+    )
+    p.add_argument("--version", action="version", version=f"attractorlab {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="data report and demo figures under results/demo/ (under a minute)")
+    d.add_argument("--out", type=Path, default=None, help="output folder (default results/demo)")
+
+    data = sub.add_parser("data", help="list or verify the datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.add_parser("list", help="each dataset with present / missing / corrupt file counts")
+    chk = dsub.add_parser("check", help="verify every present file's sha256; exit 1 if any is corrupt")
+    chk.add_argument("--strict", action="store_true", help="also exit 1 when a registered file is missing")
+
+    r = sub.add_parser("run", help="run a registered experiment (results under results/NAME/PRESET)")
+    r.add_argument("name", nargs="?", help="experiment name (see --list)")
+    r.add_argument("--list", action="store_true", help="list registered experiments and exit")
+    r.add_argument("--preset", default="smoke", help="'smoke' (small, minutes) or 'paper' (paper sizes)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one configuration value (Python literal); repeatable")
+    r.add_argument("--out", type=Path, default=None, help="output folder")
+
+    f = sub.add_parser("figure", help="regenerate a figure from saved results")
+    f.add_argument("name", nargs="?", help="figure name (see --list)")
+    f.add_argument("--list", action="store_true", help="list registered figure makers and exit")
+    f.add_argument("--preset", default="smoke", help="which preset's results to read (default smoke)")
+    f.add_argument("--results", type=Path, default=None, help="results folder (default results/EXPERIMENT/PRESET)")
+    f.add_argument("--out", type=Path, default=None, help="output folder (default: the results folder)")
+
+    b = sub.add_parser("bench", help="run benchmark scripts in benchmarks/ (all when NAME is omitted)")
+    b.add_argument("name", nargs="?", help="benchmark script name without .py")
+    b.add_argument("--list", action="store_true", help="list benchmark scripts and exit")
+    return p
+
+
+# ---------------------------------------------------------------- commands
+def _cmd_data_list() -> int:
+    from attractorlab.data.report import data_report
+
+    print(data_report())
+    return 0
+
+
+def _cmd_data_check(strict: bool) -> int:
+    from attractorlab.data import DATASETS, data_root, dataset_status
+
+    print(f"data root: {data_root()}")
+    bad = missing = ok = 0
+    for ds in DATASETS:
+        for s in dataset_status(ds):
+            if s.status == "corrupt":
+                bad += 1
+                print(f"CORRUPT {s.message}")
+            elif s.status == "missing":
+                missing += 1
+            else:
+                ok += 1
+    print(f"{ok} ok, {bad} corrupt, {missing} missing (missing files are listed by 'attractorlab data list')")
+    return 1 if bad or (strict and missing) else 0
+
+
+def _cmd_run(args) -> int:
+    from attractorlab import experiments
+
+    if args.list:
+        names = experiments.list_experiments()
+        if not names:
+            print("no experiments registered yet")
+        for name in names:
+            exp = experiments.get_experiment(name)
+            print(f"{name:<28}{exp.description}  [presets: {', '.join(sorted(exp.presets))}]")
+        return 0
+    if not args.name:
+        raise _UsageError("run: give an experiment NAME or --list")
+    overrides = experiments.parse_overrides(args.overrides)
+    exp = experiments.get_experiment(args.name)
+    exp.config(args.preset, overrides)  # validate before any work
+    ds = experiments.run_experiment(args.name, args.preset, overrides, args.out)
+    from attractorlab.results import results_root
+
+    out = args.out if args.out is not None else results_root() / args.name / args.preset
+    print(f"{args.name} ({args.preset}) done; results in {out}")
+    if ds is not None and hasattr(ds, "data_vars"):
+        print(f"variables: {', '.join(map(str, ds.data_vars))}")
+    return 0
+
+
+def _cmd_figure(args) -> int:
+    if args.list:
+        names = list_figures()
+        if not names:
+            print("no figure makers registered yet")
+        for name in names:
+            fig = get_figure(name)
+            print(f"{name:<28}{fig.description}  [reads: {fig.experiment}]")
+        return 0
+    if not args.name:
+        raise _UsageError("figure: give a figure NAME or --list")
+    from attractorlab.results import results_root
+
+    fig = get_figure(args.name)
+    results_dir = args.results if args.results is not None else results_root() / fig.experiment / args.preset
+    if not results_dir.is_dir():
+        raise ValueError(
+            f"no results for figure {args.name!r} at {str(results_dir)!r}; run "
+            f"'attractorlab run {fig.experiment} --preset {args.preset}' first or pass --results DIR"
+        )
+    out_dir = args.out if args.out is not None else results_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in fig.func(results_dir, out_dir) or []:
+        print(f"wrote {path}")
+    return 0
+
+
+def _benchmarks() -> dict[str, Path]:
+    folder = _REPO_ROOT / "benchmarks"
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.py")) if not p.stem.startswith("_")}
+
+
+def _cmd_bench(args) -> int:
+    benches = _benchmarks()
+    if args.list:
+        print("\n".join(benches) if benches else "no benchmark scripts in benchmarks/")
+        return 0
+    if args.name is not None and args.name not in benches:
+        raise ValueError(f"unknown benchmark {args.name!r}; known: {', '.join(benches) or '(none)'}")
+    names = [args.name] if args.name else list(benches)
+    if not names:
+        print("no benchmark scripts in benchmarks/")
+        return 0
+    failed = []
+    for name in names:
+        print(f"== benchmark {name}", flush=True)
+        rc = subprocess.run([sys.executable, str(benches[name])], cwd=_REPO_ROOT).returncode
+        if rc != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed benchmarks: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dispatch(args, parser) -> int:
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "demo":
+        from attractorlab.demo import run_demo
+
+        run_demo(args.out)
+        return 0
+    if args.command == "data":
+        if args.data_command == "list":
+            return _cmd_data_list()
+        if args.data_command == "check":
+            return _cmd_data_check(args.strict)
+        raise _UsageError("data: choose an action: list or check")
+    if args.command == "run":
+        return _cmd_run(args)
+    if args.command == "figure":
+        return _cmd_figure(args)
+    if args.command == "bench":
+        return _cmd_bench(args)
+    raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``attractorlab``; returns the exit status (0 ok, 1 failure, 2 usage error)."""
+    parser = build_parser()
+    debug = os.environ.get("ATTRACTORLAB_DEBUG", "") not in ("", "0")
+    try:
+        args = parser.parse_args(argv)
+        return _dispatch(args, parser)
+    except _UsageError as exc:
+        print(f"attractorlab: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        if debug:
+            raise
+        print(f"attractorlab: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # DataMissingError etc.: one clear line, status 1
+        from attractorlab.data import DataError
+
+        if debug or not isinstance(exc, DataError):
+            raise
+        print(f"attractorlab: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

