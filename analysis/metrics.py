@@ -225,7 +225,7 @@ def rgb_to_y(rgb, *, data_range: float | None = None):
         Y in [16, 235] (float64; not rounded).
     """
     if data_range is None:
-        if hasattr(rgb, "is_floating_point"):
+        if not isinstance(rgb, np.ndarray) and hasattr(rgb, "is_floating_point"):
             is_int = not rgb.is_floating_point()
         else:
             is_int = np.issubdtype(np.asarray(rgb).dtype, np.integer)
