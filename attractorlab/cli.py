@@ -138,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"attractorlab {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="data report and demo figures under results/demo/ (under a minute)")
+    d = sub.add_parser("demo", help="data report, small model runs and a summary page under results/demo/ (a few minutes)")
     d.add_argument("--out", type=Path, default=None, help="output folder (default results/demo)")
+    d.add_argument("--data-only", action="store_true", help="only the data report and dataset page (seconds)")
 
     data = sub.add_parser("data", help="list or verify the datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -282,9 +283,9 @@ def _dispatch(args, parser) -> int:
         parser.print_help()
         return 0
     if args.command == "demo":
-        from attractorlab.demo import run_demo
+        from attractorlab.demo import DATA_STEPS, run_demo
 
-        run_demo(args.out)
+        run_demo(args.out, steps=DATA_STEPS if args.data_only else None)
         return 0
     if args.command == "data":
         if args.data_command == "list":

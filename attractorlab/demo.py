@@ -1,4 +1,4 @@
-"""``attractorlab demo`` / ``make demo``: a quick tour that finishes in well under a minute.
+"""``attractorlab demo`` / ``make demo``: a tour of the suite in a few minutes on 2 CPU cores.
 
 The demo is a list of steps, :data:`DEMO_STEPS`; each is a ``(title, func)`` pair where
 ``func(out_dir: Path)`` prints what it does and writes its files under ``out_dir``
@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["DEMO_STEPS", "run_demo", "data_report", "dataset_figure"]
+__all__ = ["DATA_STEPS", "DEMO_STEPS", "run_demo", "data_report", "dataset_figure"]
 
 
 def data_report(out_dir: Path) -> None:
@@ -116,11 +116,25 @@ def dataset_figure(out_dir: Path) -> Path:
     return path
 
 
-#: Ordered demo steps: (title, func(out_dir)). Append to extend the demo.
-DEMO_STEPS: list[tuple[str, Callable[[Path], object]]] = [
+#: The data part of the demo (seconds): report and a page of samples per dataset.
+DATA_STEPS: list[tuple[str, Callable[[Path], object]]] = [
     ("data report", data_report),
     ("dataset samples", dataset_figure),
 ]
+
+#: Ordered demo steps: (title, func(out_dir)). Append to extend the demo.
+#: The model steps (spiking dictionary, receptive fields vs V1, CBAN bar task, summary page)
+#: live in :mod:`attractorlab.demo_models`; they import their simulators lazily.
+DEMO_STEPS: list[tuple[str, Callable[[Path], object]]] = list(DATA_STEPS)
+
+
+def _add_model_steps() -> None:
+    from attractorlab.demo_models import DEMO_MODEL_STEPS
+
+    DEMO_STEPS.extend(DEMO_MODEL_STEPS)
+
+
+_add_model_steps()
 
 
 def run_demo(out_dir: str | Path | None = None, *, steps=None) -> Path:

@@ -133,10 +133,10 @@ def test_bench_runs_scripts_and_rejects_unknown(tmp_path, monkeypatch, capsys):
 
 
 def test_demo_writes_the_dataset_page(tmp_path):
-    from attractorlab.demo import DEMO_STEPS, run_demo
+    from attractorlab.demo import DATA_STEPS, run_demo
 
     seen = []
-    out = run_demo(tmp_path / "demo", steps=DEMO_STEPS + [("extra", seen.append)])
+    out = run_demo(tmp_path / "demo", steps=DATA_STEPS + [("extra", seen.append)])
     png = out / "datasets.png"
     assert png.read_bytes()[:4] == b"\x89PNG" and seen == [out]
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
@@ -144,13 +144,13 @@ def test_demo_writes_the_dataset_page(tmp_path):
 
 def test_demo_and_data_list_without_any_data(tmp_path, monkeypatch, capsys):
     from attractorlab import data
-    from attractorlab.demo import run_demo
+    from attractorlab.demo import DATA_STEPS, run_demo
 
     monkeypatch.setenv("ATTRACTORLAB_DATA", str(tmp_path / "nodata"))
     monkeypatch.setenv("ATTRACTORLAB_CACHE", str(tmp_path / "cache"))
     with pytest.raises(data.DataMissingError, match="cifar10_batch_0.png"):
         data.load_cifar10("train")
-    out = run_demo(tmp_path / "demo")
+    out = run_demo(tmp_path / "demo", steps=DATA_STEPS)
     assert (out / "datasets.png").is_file()
     text = capsys.readouterr().out
     assert "not available: DataMissingError" in text and "1 samples  scikit-image" in text
