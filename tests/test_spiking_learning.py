@@ -1,0 +1,217 @@
+"""Algorithm 1 inside the simulation against a numpy re-implementation driven by the oracle.
+
+``reference.learn_reference`` simulates each sample with the numpy oracle and applies the
+paper's matrix formulas (eqs 9-12 + projection, ``algorithm1_update``); the compiled
+simulation applies per-synapse/per-neuron ``run_regularly`` code.  With identical spike
+counts (checked) the weights must agree to rounding.  Standalone tests share one build
+(M = 8, N = 16, chunks of 50 samples).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attractorlab.models.spiking_dictionary import (
+    LearningParams,
+    NetworkParams,
+    init_weights,
+    learn_dictionary,
+)
+from attractorlab.models.spiking_dictionary import runtime
+from attractorlab.models.spiking_dictionary.reference import learn_reference
+
+M, N = 8, 16
+CHUNK = 50
+
+
+def _data(P: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    D = rng.uniform(0, 1, (M, N)) * (rng.random((M, N)) < 0.35)
+    D[rng.integers(0, M, N), np.arange(N)] += 0.5
+    D /= np.linalg.norm(D, axis=0)
+    A = rng.uniform(0.5, 1.5, (P, N)) * (rng.random((P, N)) < 1.5 / N)
+    return A @ D.T, D
+
+
+def test_init_weights():
+    w = init_weights(M, N, "consistent", seed=3)
+    np.testing.assert_allclose(w["F"], w["B"].T)
+    np.testing.assert_allclose(np.linalg.norm(w["B"], axis=0), 1.0)
+    np.testing.assert_allclose(w["H"], w["F"] @ w["B"])
+    np.testing.assert_allclose(w["s"], 1.0)
+    r = init_weights(M, N, "random", seed=3)
+    np.testing.assert_allclose(np.diag(r["H"]), 1.5)
+    assert r["H"].min() >= 0 and r["H"].max() <= 1.5
+    np.testing.assert_allclose(np.linalg.norm(r["F"], axis=1), 1.0)
+    np.testing.assert_allclose(np.linalg.norm(r["B"], axis=0), 1.0)
+    assert not np.allclose(r["F"], r["B"].T)
+    np.testing.assert_allclose(r["s"], np.diag(r["H"]))
+    assert not np.allclose(init_weights(M, N, seed=4)["F"], w["F"])
+    with pytest.raises(ValueError, match="kind"):
+        init_weights(M, N, "gaussian")
+
+
+def test_learning_params():
+    L = LearningParams(eta_D=0.01)
+    assert L.eta_H == pytest.approx(0.15)
+    L2 = LearningParams(eta_D=0.01, schedule="inverse", p0=100)
+    assert L2.rates_at(100)[0] == pytest.approx(0.005)
+    for kwargs, match in (({"eta_D": 0}, "eta_D"), ({"eta_D": 1, "eta_H": -1}, "eta_H"),
+                          ({"eta_D": 1, "lam2": -1}, "lam2"), ({"eta_D": 1, "schedule": "cos"}, "schedule"),
+                          ({"eta_D": 1, "p0": 0}, "p0")):
+        with pytest.raises(ValueError, match=match):
+            LearningParams(**kwargs)
+
+
+def test_learn_rejects_bad_input_before_building(monkeypatch):
+    monkeypatch.setattr(runtime, "run_chunk", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    X, _ = _data(4)
+    p = NetworkParams(M, N)
+    L = LearningParams(eta_D=0.01)
+    with pytest.raises(ValueError, match="kappa"):
+        learn_dictionary(X, NetworkParams(M, N, kappa=0.0), L, progress=False)
+    with pytest.raises(ValueError, match="X"):
+        learn_dictionary(np.full((4, M), np.nan), p, L, progress=False)
+    with pytest.raises(ValueError, match="init"):
+        learn_dictionary(X, p, L, init="zeros", progress=False)
+    with pytest.raises(ValueError, match="chunk_size"):
+        learn_dictionary(X, p, L, snapshot_every=10, chunk_size=3, progress=False)
+    bad = init_weights(M, N)
+    bad["B"] = -bad["B"]
+    with pytest.raises(ValueError, match="weights\\['B'\\]"):
+        learn_dictionary(X, p, L, init=bad, progress=False)
+
+
+def _compare_to_reference(ds, X, w0, p, L):
+    wr, stats = learn_reference(X, w0, p, L)
+    # The in-simulation rates of the first and last sample equal the oracle's: same spikes.
+    T = p.phase_duration
+    np.testing.assert_array_equal(ds.a_first.values * T, stats[0]["cnt_coding"])
+    np.testing.assert_array_equal(ds.b_last.values * T, stats[-1]["cnt_input"])
+    n_act = np.array([(st["cnt_coding"] > 0).sum(axis=1) for st in stats])
+    np.testing.assert_array_equal(ds.n_active.values, n_act)
+    for k in ("F", "B", "H", "s"):
+        np.testing.assert_allclose(ds[k].values, wr[k], atol=1e-10, rtol=1e-9)
+        assert np.abs(wr[k] - w0[k]).max() > 1e-3, f"{k} did not change"
+    assert int(ds.n_updates) == X.shape[0]
+
+
+def test_numpy_runtime_learning_matches_reference():
+    X, _ = _data(3, seed=1)
+    p = NetworkParams(M, N, lam1=0.1)
+    w0 = init_weights(M, N, "random", seed=2)
+    L = LearningParams(eta_D=0.02, lam2=0.01, schedule="inverse", p0=2)
+    ds = learn_dictionary(X, p, L, init=w0, device="numpy", snapshot_every=3, progress=False)
+    _compare_to_reference(ds, X, w0, p, L)
+
+
+@pytest.mark.standalone
+def test_standalone_learning_matches_reference_and_counts_updates():
+    X, _ = _data(6, seed=1)   # 6 real samples + 44 padding samples in one chunk
+    p = NetworkParams(M, N, lam1=0.1)
+    w0 = init_weights(M, N, "random", seed=2)
+    L = LearningParams(eta_D=0.02, lam2=0.01, schedule="inverse", p0=2)
+    ds = learn_dictionary(X, p, L, init=w0, snapshot_every=CHUNK, progress=False)
+    assert ds.attrs["chunk_size"] == CHUNK
+    _compare_to_reference(ds, X, w0, p, L)
+    np.testing.assert_array_equal(ds.samples_seen.values, [0, 6])
+
+
+@pytest.mark.standalone
+def test_checkpoint_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    X, _ = _data(2 * CHUNK + 20, seed=2)
+    p = NetworkParams(M, N, lam1=0.1)
+    L = LearningParams(eta_D=0.02, lam2=0.01)
+    full = learn_dictionary(X, p, L, init="consistent", seed=5, snapshot_every=CHUNK, progress=False)
+    assert int(full.n_updates) == X.shape[0]
+    np.testing.assert_array_equal(full.samples_seen.values, [0, CHUNK, 2 * CHUNK, 2 * CHUNK + 20])
+
+    ckpt = tmp_path / "ckpt.nc"
+    calls = {"n": 0}
+    real = runtime.run_chunk
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "run_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        learn_dictionary(X, p, L, init="consistent", seed=5, snapshot_every=CHUNK,
+                         checkpoint_path=ckpt, progress=False)
+    assert ckpt.exists()
+    monkeypatch.setattr(runtime, "run_chunk", real)
+    resumed = learn_dictionary(X, p, L, init="consistent", seed=5, snapshot_every=CHUNK,
+                               checkpoint_path=ckpt, progress=False)
+    for k in ("F", "B", "H", "s", "F_snap", "H_snap", "n_active", "gD_norm", "a_first", "a_last"):
+        np.testing.assert_array_equal(resumed[k].values, full[k].values)
+    assert int(resumed.n_updates) == X.shape[0]
+    # a checkpoint of another run is refused
+    with pytest.raises(ValueError, match="checkpoint_path"):
+        learn_dictionary(X[:-1], p, L, init="consistent", seed=5, snapshot_every=CHUNK,
+                         checkpoint_path=ckpt, progress=False)
+
+
+@pytest.mark.standalone
+def test_learning_lowers_surrogate_objective_on_planted_dictionary():
+    from attractorlab.analysis.metrics import surrogate_objective
+
+    X, D = _data(6 * CHUNK + 200, seed=0)
+    Xtrain, Xtest = X[:6 * CHUNK], X[6 * CHUNK:]
+    lam = 0.1
+    p = NetworkParams(M, N, lam1=lam)
+    ds = learn_dictionary(Xtrain, p, LearningParams(eta_D=0.05, lam2=0.01), init="consistent",
+                          seed=1, snapshot_every=CHUNK, progress=False)
+    f = [surrogate_objective(ds.F_snap[k].values.T, Xtest, lam) for k in range(ds.sizes["snapshot"])]
+    f_planted = surrogate_objective(D, Xtest, lam)
+    assert f[-1] < 0.8 * f[0], f          # at least 20 % lower after 300 samples
+    assert all(b < a for a, b in zip(f, f[1:])), f
+    assert f_planted < f[-1]              # and the planted dictionary is still better
+    # weights stay non-negative, thresholds above the floor, s = diag(H), atoms near unit norm
+    assert ds.F.values.min() >= 0 and ds.B.values.min() >= 0 and ds.H.values.min() >= 0
+    np.testing.assert_array_equal(ds.s.values, np.diag(ds.H.values))
+    assert np.all(np.diag(ds.H.values) >= p.theta_min)
+    assert 0.8 < np.linalg.norm(ds.F.values, axis=1).mean() < 1.2
+    # H stays consistent with F B (eq 12 keeps up with eq 11)
+    H, F, B = ds.H.values, ds.F.values, ds.B.values
+    assert np.linalg.norm(H - F @ B) / np.linalg.norm(H) < 0.15
+
+
+def test_random_init_symmetrises_with_decay():
+    """Sec. 3.3: F_ji - B_ij shrinks by (1 - eta_D lam2) per sample (before clipping)."""
+    X, _ = _data(2, seed=4)
+    p = NetworkParams(M, N, lam1=0.1)
+    w0 = init_weights(M, N, "random", seed=7)
+    L = LearningParams(eta_D=0.05, lam2=0.5)
+    w = w0
+    for k in range(X.shape[0]):
+        w1, _ = learn_reference(X[k:k + 1], w, p, L, p_offset=k)
+        E0 = w["F"].T - w["B"]
+        E1 = w1["F"].T - w1["B"]
+        unclipped = (w1["F"].T > 0) & (w1["B"] > 0)
+        assert unclipped.mean() > 0.9
+        np.testing.assert_allclose(E1[unclipped], (1 - 0.05 * 0.5) * E0[unclipped], atol=1e-12)
+        w = w1
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_dataset_a_size_learning_lowers_objective():
+    """N = 256, M = 128 (Dataset A's shape), 4,000 normalised sign-split 8x8 patches of a
+    natural image: the test objective falls, weights stay consistent (H ~ F B)."""
+    from attractorlab.analysis.metrics import surrogate_objective
+    from attractorlab.data import bundled_image, sample_patches
+
+    img = bundled_image("camera")
+    X = sample_patches(img, 8, 4000, seed=0)
+    Xtest = sample_patches(img, 8, 300, seed=1)
+    p = NetworkParams(128, 256, lam1=0.3)
+    ds = learn_dictionary(X, p, LearningParams(eta_D=2e-3, lam2=2e-3), init="consistent",
+                          seed=0, snapshot_every=1000, progress=False)
+    assert int(ds.n_updates) == 4000
+    f = [surrogate_objective(ds.F_snap[k].values.T, Xtest, 0.3) for k in range(ds.sizes["snapshot"])]
+    assert f[-1] < 0.9 * f[0], f
+    H, F, B = ds.H.values, ds.F.values, ds.B.values
+    assert np.linalg.norm(H - F @ B) / np.linalg.norm(H) < 0.2

@@ -1,0 +1,200 @@
+"""The Lin & Tang spiking network in Brian2 against the independent numpy oracle.
+
+Brian2 (numpy runtime and C++ standalone) and ``reference.simulate_reference`` integrate
+the same discrete equations in the same step order; per-phase spike counts must agree
+within one spike per neuron (fast-math may flip a threshold tie), currents to rounding.
+The standalone tests share one compiled project (N = 16, M = 8, chunks of 4 samples) in
+the build cache (``ATTRACTORLAB_BUILD_DIR``), compiled at most once per machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attractorlab.models.spiking_dictionary import (
+    NetworkParams,
+    init_weights,
+    run_network,
+    simulate_reference,
+)
+from attractorlab.models.spiking_dictionary import runtime
+from attractorlab.models.spiking_dictionary.params import check_weights
+
+M, N = 8, 16
+CHUNK = 4
+
+
+def _problem(seed: int, P: int, kind: str = "consistent"):
+    w = init_weights(M, N, kind, seed=seed)
+    X = np.random.default_rng(100 + seed).uniform(0.0, 1.5, size=(P, M))
+    X[X < 0.4] = 0.0
+    return X, w
+
+
+def _assert_matches_oracle(ds, ref):
+    T = 20.0
+    dc = np.abs(ds.a.values * T - ref["cnt_coding"])
+    di = np.abs(ds.b.values * T - ref["cnt_input"])
+    assert dc.max() <= 1 and di.max() <= 1, (dc.max(), di.max())
+    # the code is not trivial: coding neurons fire in both phases
+    assert ref["cnt_coding"].sum(axis=2).min() > 0
+    if dc.max() == 0 and di.max() == 0:  # same spikes -> same currents up to rounding
+        np.testing.assert_allclose(ds.u.values, ref["u"], atol=1e-9)
+        np.testing.assert_allclose(ds.v.values, ref["v"], atol=1e-9)
+
+
+@pytest.mark.parametrize("seed,kind", [(0, "consistent"), (1, "random")])
+def test_numpy_runtime_matches_oracle(seed, kind):
+    p = NetworkParams(M, N, lam1=0.1)
+    X, w = _problem(seed, 2, kind)
+    ds = run_network(X, w, p, device="numpy")
+    _assert_matches_oracle(ds, simulate_reference(X, w, p))
+
+
+def test_numpy_runtime_spike_raster_and_dataset():
+    p = NetworkParams(M, N, lam1=0.1)
+    X, w = _problem(3, 2)
+    ds = run_network(X, w, p, device="numpy", record_spikes=True)
+    assert ds.a.dims == ("sample", "phase", "neuron")
+    assert ds.b.dims == ("sample", "phase", "pixel")
+    assert ds.a.attrs["units"] == "spikes per time unit"
+    np.testing.assert_allclose(ds.phase.values, [0.0, 0.7])
+    assert "lam1" in ds.attrs["params"]
+    # the raster has exactly the counted spikes, in the right sample and phase
+    T = 20.0
+    for layer, var, n in ((1, "a", N), (0, "b", M)):
+        sel = ds.spike_layer.values == layer
+        t = ds.spike_t.values[sel]
+        i = ds.spike_i.values[sel]
+        smp = ds.spike_sample.values[sel]
+        ph = ((t - smp * 2 * T) >= T).astype(int)
+        counts = np.zeros((2, 2, n))
+        np.add.at(counts, (smp, ph, i), 1)
+        np.testing.assert_array_equal(counts, ds[var].values * T)
+    # e = u - theta a
+    theta = np.diag(w["H"])
+    np.testing.assert_allclose(ds.e.values, ds.u.values - theta * ds.a.values)
+
+
+@pytest.mark.standalone
+def test_standalone_matches_oracle_and_never_recompiles():
+    p = NetworkParams(M, N, lam1=0.1)
+    X, w = _problem(0, 2 * CHUNK + 2)  # 10 samples: two full chunks and a padded one
+    ds = run_network(X, w, p, chunk_size=CHUNK)
+    assert ds.sizes["sample"] == 2 * CHUNK + 2
+    _assert_matches_oracle(ds, simulate_reference(X, w, p))
+    build_dir = runtime.current_build_dir()
+    assert build_dir is not None and build_dir.is_relative_to(runtime.build_root())
+    binary = build_dir / "main"
+    mtime = binary.stat().st_mtime_ns
+    before = dict(runtime.stats)
+
+    # new inputs, weights, lambda_1, gate schedule and sample count: same binary
+    for seed, lam1, gamma, P in ((1, 0.05, (0.0, 0.5), 3), (2, 0.2, (0.3, 0.6), 5)):
+        p2 = NetworkParams(M, N, lam1=lam1)
+        X2, w2 = _problem(seed, P, "random")
+        ds2 = run_network(X2, w2, p2, chunk_size=CHUNK, gamma=gamma)
+        _assert_matches_oracle(ds2, simulate_reference(X2, w2, p2, gamma=gamma))
+        np.testing.assert_allclose(ds2.phase.values, gamma)
+    assert runtime.stats["builds"] == before["builds"]
+    assert runtime.stats["compiles"] == before["compiles"]
+    assert runtime.stats["runs"] == before["runs"] + 1 + 2
+    assert binary.stat().st_mtime_ns == mtime
+
+    # padding never leaks: the last chunk's real samples equal a run of them alone
+    ds3 = run_network(X[-2:], w, p, chunk_size=CHUNK)
+    np.testing.assert_array_equal(ds3.a.values, ds.a.values[-2:])
+
+
+def _run_small(seed: int) -> np.ndarray:
+    p = NetworkParams(M, N, lam1=0.1)
+    X, w = _problem(seed, 3)
+    return run_network(X, w, p, chunk_size=CHUNK).a.values
+
+
+@pytest.mark.standalone
+def test_run_parallel_separate_processes():
+    p = NetworkParams(M, N, lam1=0.1)
+    X0, w0 = _problem(0, 3)
+    X1, w1 = _problem(1, 3)
+    local = [run_network(X, w, p, chunk_size=CHUNK).a.values for X, w in ((X0, w0), (X1, w1))]
+    # This process holds the compiled project; the workers use timestamp-preserving copies.
+    out = runtime.run_parallel(_run_small, [{"seed": 0}, {"seed": 1}])
+    assert runtime.current_build_dir() is not None
+    np.testing.assert_array_equal(out[0], local[0])
+    np.testing.assert_array_equal(out[1], local[1])
+
+
+# --- validation: ValueError before anything is built ---------------------------------------
+
+@pytest.fixture
+def no_build(monkeypatch):
+    def boom(*a, **k):  # pragma: no cover - reached only if validation failed to stop
+        raise AssertionError("a build was attempted before validation")
+
+    monkeypatch.setattr(runtime, "_standalone_handles", boom)
+    monkeypatch.setattr(runtime, "run_chunk", boom)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"n_input": 0, "n_coding": 4}, "n_input"),
+        ({"n_input": 4, "n_coding": 2.5}, "n_coding"),
+        ({"n_input": 4, "n_coding": 4, "kappa": 1.0}, "kappa"),
+        ({"n_input": 4, "n_coding": 4, "kappa": -0.1}, "kappa"),
+        ({"n_input": 4, "n_coding": 4, "lam1": -1}, "lam1"),
+        ({"n_input": 4, "n_coding": 4, "lam1": float("nan")}, "lam1"),
+        ({"n_input": 4, "n_coding": 4, "dt": 0.3}, "dt must divide"),
+        ({"n_input": 4, "n_coding": 4, "phase_duration": 0}, "phase_duration"),
+        ({"n_input": 4, "n_coding": 4, "theta_min": 0}, "theta_min"),
+    ],
+)
+def test_network_params_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NetworkParams(**kwargs)
+
+
+def test_run_network_rejects_bad_input_before_building(no_build):
+    p = NetworkParams(M, N)
+    X, w = _problem(0, 2)
+    bad_X = [np.ones((2, M + 1)), np.full((2, M), np.nan), np.full((2, M), np.inf), -X - 1,
+             np.ones((0, M))]
+    for Xb in bad_X:
+        with pytest.raises(ValueError, match="X"):
+            run_network(Xb, w, p)
+    for key, shape in (("F", (N, M + 1)), ("B", (N, M)), ("H", (N, N + 1))):
+        wb = dict(w, **{key: np.ones(shape)})
+        with pytest.raises(ValueError, match=rf"weights\['{key}'\].*shape"):
+            run_network(X, wb, p)
+    for key in ("F", "B", "H", "s"):
+        wb = {k: v.copy() for k, v in w.items()}
+        wb[key].flat[0] = -0.5
+        with pytest.raises(ValueError, match=rf"weights\['{key}'\].*>= 0.*-0.5"):
+            run_network(X, wb, p)
+    wb = {k: v.copy() for k, v in w.items()}
+    wb["F"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        run_network(X, wb, p)
+    wb = {k: v.copy() for k, v in w.items()}
+    wb["H"][1, 1] = 0.0
+    with pytest.raises(ValueError, match="theta"):
+        run_network(X, wb, p)
+    for gamma in ((0.0, 1.0), (-0.1, 0.5), (0.2,)):
+        with pytest.raises(ValueError, match="gamma"):
+            run_network(X, w, p, gamma=gamma)
+    with pytest.raises(ValueError, match="device"):
+        run_network(X, w, p, device="gpu")
+    with pytest.raises(ValueError, match="chunk_size"):
+        run_network(X, w, p, chunk_size=0)
+
+
+def test_weight_layout_roundtrip():
+    w = check_weights(init_weights(M, N, "random", seed=5), NetworkParams(M, N))
+    arrs = runtime.weights_to_arrays(w)
+    back = runtime.arrays_to_weights(arrs["ff"], arrs["fb"], arrs["lat"], arrs["theta"], arrs["s"], N, M)
+    for k in ("F", "B", "H", "s"):
+        np.testing.assert_array_equal(back[k], w[k])
+    # presynaptic-major order: the first N ff synapses leave input 0 for coding 0..N-1
+    np.testing.assert_array_equal(arrs["ff"][:N], w["F"][:, 0])
