@@ -1,0 +1,160 @@
+"""Image denoising with a learned non-negative dictionary (Lin & Tang 2019, App. D.2, Fig. 7).
+
+Procedure (after Elad & Aharon 2006, as the paper describes it):
+
+1. add Gaussian noise of s.d. ``sigma`` (on the 0-255 scale; PAPERS I.7(10): 30) and clip to
+   [0, 255] (an 8-bit noisy image);
+2. cut every overlapping k x k patch (``stride`` 1 by default);
+3. preprocess each patch exactly as the training data of Dataset A: subtract its mean m,
+   divide by its standard deviation s, split into ``[max(z, 0); max(-z, 0)]``;
+4. code it by the non-negative LASSO (exact coordinate descent, weight ``lam``) with the
+   dictionary D = F^T, reconstruct D a, merge the two halves (positive - negative) and undo
+   the preprocessing: m + s * z_hat;
+5. average the overlapping reconstructions at each pixel.
+
+Reported: PSNR (peak 255) of the noisy and the denoised image, and the mean number of
+non-zero coefficients per patch (paper: 18.69 dB -> 29.31 dB with 5.9 non-zeros on Lena).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["psnr", "add_noise", "denoise_image"]
+
+
+def psnr(image: np.ndarray, reference: np.ndarray, peak: float = 255.0) -> float:
+    """Peak signal-to-noise ratio 10 log10(peak^2 / MSE) in dB."""
+    image = np.asarray(image, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if image.shape != reference.shape:
+        raise ValueError(f"image and reference shapes differ: {image.shape} vs {reference.shape}")
+    mse = float(np.mean((image - reference) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
+
+
+def add_noise(clean: np.ndarray, sigma: float = 30.0, *, seed: int = 0, clip: bool = True) -> np.ndarray:
+    """``clean`` (0-255) plus Gaussian noise of s.d. ``sigma``, clipped to [0, 255] when ``clip``."""
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0 (0-255 scale), got {sigma}")
+    rng = np.random.default_rng(seed)
+    noisy = np.asarray(clean, dtype=np.float64) + sigma * rng.standard_normal(np.shape(clean))
+    return np.clip(noisy, 0.0, 255.0) if clip else noisy
+
+
+def denoise_image(
+    clean: np.ndarray,
+    D: np.ndarray,
+    *,
+    lam: float = 0.3,
+    sigma: float = 30.0,
+    patch: int = 8,
+    stride: int = 1,
+    seed: int = 0,
+    noisy: np.ndarray | None = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Denoise a noisy version of ``clean`` with the split-patch dictionary ``D``.
+
+    Parameters
+    ----------
+    clean : (H, W) array
+        Clean grey image on the 0-255 scale (used to make the noisy image and for PSNR).
+    D : (2 k^2, N) array
+        Non-negative dictionary, atoms in columns, for sign-split k x k patches (Dataset A:
+        ``D = F.T`` of the spiking net).
+    lam : float
+        l1 weight of the patch codes (default: lambda_1 of the learning runs, 0.3).
+    sigma : float
+        Noise s.d. on the 0-255 scale.
+    patch : int
+        Patch side k (8 for Dataset A).
+    stride : int
+        Step between patch positions (1 = every overlapping patch, as in the paper; larger
+        values, up to ``patch``, are faster smoke checks). The last row/column of positions is
+        always included.
+    seed : int
+        Noise seed.
+    noisy : (H, W) array, optional
+        Use this noisy image instead of drawing one.
+    progress : bool
+        tqdm bar over patch batches.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``clean``, ``noisy``, ``denoised`` (y, x), attrs ``psnr_noisy``, ``psnr_denoised``
+        (dB), ``mean_nonzeros`` (per patch), ``sigma``, ``lam``, ``stride``, ``n_patches``.
+    """
+    from tqdm.auto import tqdm
+
+    from attractorlab.models.spiking_dictionary.measures import nonneg_codes
+
+    clean = np.asarray(clean, dtype=np.float64)
+    if clean.ndim != 2:
+        raise ValueError(f"clean must be a 2-D grey image, got shape {clean.shape}")
+    if clean.max() <= 1.0 + 1e-9:
+        raise ValueError("clean must be on the 0-255 scale (its maximum is <= 1; multiply by 255)")
+    D = np.asarray(D, dtype=np.float64)
+    k = int(patch)
+    if D.ndim != 2 or D.shape[0] != 2 * k * k:
+        raise ValueError(f"D must have {2 * k * k} rows (sign-split {k}x{k} patches), got shape {D.shape}")
+    if not 1 <= stride <= patch:
+        raise ValueError(f"stride must be in [1, patch={patch}] so that patches cover every pixel, got {stride}")
+    if not (np.isfinite(lam) and lam > 0):
+        raise ValueError(f"lam must be > 0, got {lam}")
+    H, W = clean.shape
+    if H < k or W < k:
+        raise ValueError(f"image {clean.shape} is smaller than the patch side {k}")
+    noisy = add_noise(clean, sigma, seed=seed) if noisy is None else np.asarray(noisy, dtype=np.float64)
+    if noisy.shape != clean.shape:
+        raise ValueError(f"noisy must have the shape of clean {clean.shape}, got {noisy.shape}")
+
+    rows = np.unique(np.r_[np.arange(0, H - k + 1, stride), H - k])
+    cols = np.unique(np.r_[np.arange(0, W - k + 1, stride), W - k])
+    windows = np.lib.stride_tricks.sliding_window_view(noisy, (k, k))
+    acc = np.zeros_like(noisy)
+    cnt = np.zeros_like(noisy)
+    nnz_total = 0
+    n_patches = 0
+    dim = k * k
+    for r in tqdm(rows, desc="denoise", unit="row", disable=not progress, mininterval=1.0):
+        P = windows[r, cols].reshape(len(cols), dim)
+        m = P.mean(axis=1, keepdims=True)
+        Z = P - m
+        s = np.sqrt(np.mean(Z * Z, axis=1, keepdims=True))
+        flat = s[:, 0] < 1e-8
+        s[flat] = 1.0
+        Z /= s
+        X = np.concatenate([np.maximum(Z, 0.0), np.maximum(-Z, 0.0)], axis=1)
+        A = np.zeros((len(cols), D.shape[1]))
+        if (~flat).any():
+            A[~flat] = nonneg_codes(D, X[~flat], lam, tol=1e-6)
+        Xh = A @ D.T
+        Zh = Xh[:, :dim] - Xh[:, dim:]
+        Ph = m + s * Zh
+        Ph[flat] = m[flat]
+        nnz_total += int((A > 0).sum())
+        n_patches += len(cols)
+        for j, c in enumerate(cols):
+            acc[r:r + k, c:c + k] += Ph[j].reshape(k, k)
+            cnt[r:r + k, c:c + k] += 1.0
+    denoised = np.clip(acc / cnt, 0.0, 255.0)
+    dims = ("y", "x")
+    attrs = {"units": "grey level (0-255)"}
+    return xr.Dataset(
+        {
+            "clean": (dims, clean, dict(attrs, long_name="clean image")),
+            "noisy": (dims, noisy, dict(attrs, long_name=f"noisy image (sigma = {sigma})")),
+            "denoised": (dims, denoised, dict(attrs, long_name="denoised image")),
+        },
+        attrs={
+            "psnr_noisy": psnr(noisy, clean),
+            "psnr_denoised": psnr(denoised, clean),
+            "mean_nonzeros": nnz_total / n_patches,
+            "sigma": float(sigma), "lam": float(lam), "stride": int(stride), "patch": k,
+            "n_patches": int(n_patches),
+            "method": "non-negative LASSO of sign-split, mean-removed, unit-std patches; overlaps averaged",
+        },
+    )

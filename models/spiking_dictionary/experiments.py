@@ -1,0 +1,465 @@
+"""Registered experiments ``lin_tang_A``, ``lin_tang_B``, ``lin_tang_C`` (Lin & Tang 2019, §4).
+
+Each run:
+
+1. loads the data set (:mod:`.datasets`) and shuffles the training signals (``seed``);
+2. draws one random non-negative unit-norm dictionary D0 (``seed``) shared by every
+   method: the spiking net's consistent init (F = D0^T, B = D0, H = F B, s = diag(H)),
+   the SGD runs and scikit-learn;
+3. calibrates lambda_2 (``lam2="auto"``, :func:`.measures.calibrate_lam2`) on the
+   dictionary of a short SGD run, so that the spiking net's mean atom norm settles near 1;
+4. runs Algorithm 1 in the compiled Brian2 simulation (:func:`learn_dictionary`) from the
+   consistent and from the random init, in segments that end at the snapshot sample
+   counts (checkpointed: an interrupted run resumes from the last finished segment);
+5. runs the SGD baseline at eta0, 2 eta0 and 0.5 eta0 (batch size 1, unit-norm atoms);
+6. runs scikit-learn's MiniBatchDictionaryLearning (baselines are cached in
+   ``checkpoints/`` too);
+7. measures the test objective (on ``n_eval`` test signals along learning, on all
+   ``n_test`` at the end), atom norms, and for the spiking nets consistency and symmetry;
+8. writes ``results.nc`` and figures ``fig2_rasters.png`` (spike rasters before and after
+   learning), ``fig3_consistency_symmetry.png``, ``fig4_objective.png``, ``fig6_atoms.png``
+   and, for A, ``fig7_denoising.png`` (+ ``denoise.nc``) under ``out_dir``.
+
+Command line: ``attractorlab run lin_tang_A --preset smoke`` (or ``paper``; override with
+``--set key=value``, e.g. ``--set n_train=20000``).
+
+lambda_1 = 0.3 with S = diag(H) in the net and S = I in the objective (PAPERS I.7(1, 6));
+eta_H = 15 eta_D; kappa = 0.7; phases of 20 time units at dt = 1/32.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from attractorlab.experiments import register_experiment
+
+__all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "summary_table", "PRESETS"]
+
+
+def _presets(name: str) -> dict[str, dict[str, Any]]:
+    from attractorlab.models.spiking_dictionary.datasets import DATASET_SPECS
+
+    spec = DATASET_SPECS[name]
+    paper = {
+        "n_train": spec["n_train"], "n_test": spec["n_test"], "n_eval": 2000, "n_atoms": spec["n_atoms"],
+        "lam1": 0.3, "eta0": 0.01, "lam2": "auto", "kappa": 0.7,
+        "inits": ["consistent", "random"], "sgd_factors": [1.0, 2.0, 0.5], "sklearn": True,
+        "sklearn_batch": 256, "chunk_sizes": [100, 1000], "seed": 0, "progress": True,
+        "rasters": True,
+    }
+    smoke = dict(paper, n_train=1000, n_test=200, n_eval=200, n_atoms=64, inits=["consistent", "random"],
+                 sgd_factors=[1.0], sklearn=True, chunk_sizes=[500], progress=False)
+    if name == "A":
+        paper.update(image=None, denoise=True, denoise_stride=1, denoise_sigma=30.0, denoise_lam=0.3)
+        smoke.update(image=None, denoise=True, denoise_stride=6, denoise_sigma=30.0, denoise_lam=0.3)
+    if name == "B":
+        smoke.update(n_atoms=32)
+    if name == "C":
+        smoke.update(n_atoms=64)
+    return {"smoke": smoke, "paper": paper}
+
+
+PRESETS = {k: _presets(k) for k in ("A", "B", "C")}
+
+
+def snapshot_schedule(n_train: int, chunk_sizes: list[int]) -> tuple[np.ndarray, list[int]]:
+    """Snapshot sample counts (1-2-5 per decade, multiples of the smallest chunk) and the chunk
+    size used for each segment between them (the largest of ``chunk_sizes`` dividing it).
+
+    Every distinct chunk size is one compiled Brian2 project (cached across runs).
+    """
+    from attractorlab.models.baselines.sgd_dictionary import default_snapshots
+
+    ks = sorted({int(k) for k in chunk_sizes})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"chunk_sizes must be positive integers, got {chunk_sizes!r}")
+    if n_train % ks[0]:
+        raise ValueError(f"n_train={n_train} must be a multiple of the smallest chunk size {ks[0]}")
+    marks = np.array([m for m in default_snapshots(n_train) if m % ks[0] == 0])
+    seg_k = []
+    for a, b in zip(marks[:-1], marks[1:]):
+        seg_k.append(max(k for k in ks if (b - a) % k == 0))
+    return marks, seg_k
+
+
+def _consistent_init(D0: np.ndarray) -> dict[str, np.ndarray]:
+    H = D0.T @ D0
+    return {"F": D0.T.copy(), "B": D0.copy(), "H": H, "s": np.diag(H).copy()}
+
+
+def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Path, tag: str, progress: bool):
+    """Algorithm 1 over X in segments ending at ``marks``; weights after every segment."""
+    from tqdm.auto import tqdm
+
+    from attractorlab.models.spiking_dictionary import init_weights, learn_dictionary
+    from attractorlab.results import atomic_path
+
+    M, N = params.n_input, params.n_coding
+    w = init if isinstance(init, dict) else init_weights(M, N, init, seed)
+    snaps = [{k: np.array(v, dtype=np.float64) for k, v in w.items()}]
+    bar = tqdm(total=int(marks[-1]), desc=f"SpikingNet ({tag})", unit="sample", disable=not progress)
+    wall = 0.0
+    for j, (a, b) in enumerate(zip(marks[:-1], marks[1:])):
+        ck = ckpt_dir / f"{tag}_{int(b)}.npz"
+        if ck.exists():
+            with np.load(ck) as z:
+                w = {k: z[k].copy() for k in ("F", "B", "H", "s")}
+                wall += float(z["wall"])
+        else:
+            t0 = time.perf_counter()
+            ds = learn_dictionary(X[a:b], params, learning, init=w, seed=seed, snapshot_every=int(b - a),
+                                  chunk_size=seg_k[j], progress=False, record_first_last_rates=False)
+            dt = time.perf_counter() - t0
+            wall += dt
+            w = {k: ds[k].values.copy() for k in ("F", "B", "H", "s")}
+            with atomic_path(ck) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, wall=dt, **w)
+        snaps.append(w)
+        bar.update(int(b - a))
+    bar.close()
+    return snaps, wall
+
+
+def _sklearn_or_none():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return False
+    return True
+
+
+def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
+    """Run data set ``name`` ("A", "B" or "C") with ``config`` (a preset, see :data:`PRESETS`)."""
+    from tqdm.auto import tqdm
+
+    from attractorlab.models.baselines.sgd_dictionary import random_dictionary, sgd_dictionary
+    from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams
+    from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
+    from attractorlab.models.spiking_dictionary.measures import (
+        atom_norms,
+        calibrate_lam2,
+        consistency,
+        dictionary_objective,
+        symmetry,
+    )
+    from attractorlab.results import load_dataset, save_dataset
+
+    cfg = dict(config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = int(cfg["seed"])
+    progress = bool(cfg["progress"])
+    for key in ("n_train", "n_test", "n_eval", "n_atoms"):
+        if int(cfg[key]) < 1:
+            raise ValueError(f"{key} must be >= 1, got {cfg[key]!r}")
+    bad = set(cfg["inits"]) - {"consistent", "random"}
+    if bad:
+        raise ValueError(f"inits must be a subset of ['consistent', 'random'], got {cfg['inits']!r}")
+    marks, seg_k = snapshot_schedule(int(cfg["n_train"]), list(cfg["chunk_sizes"]))
+
+    kw = {"image": cfg["image"]} if name == "A" else {}
+    data = load_lin_tang_dataset(name, n_train=int(cfg["n_train"]), n_test=int(cfg["n_test"]), seed=seed, **kw)
+    rng = np.random.default_rng(seed)
+    X = data.X_train[rng.permutation(len(data.X_train))]
+    X_eval = data.X_test[: int(cfg["n_eval"])]
+    M, N = data.n_input, int(cfg["n_atoms"])
+    lam1 = float(cfg["lam1"])
+    eta0 = float(cfg["eta0"])
+    D0 = random_dictionary(M, N, seed)
+
+    methods: list[str] = []
+    curves: dict[str, dict[str, np.ndarray]] = {}
+    finals: dict[str, np.ndarray] = {}
+    walls: dict[str, float] = {}
+
+    def evaluate(method, samples, dicts):
+        objs, nnzs, norms = [], [], []
+        for D in tqdm(dicts, desc=f"objective {method}", disable=not progress, leave=False):
+            o, z = dictionary_objective(D, X_eval, lam1, return_nnz=True)
+            objs.append(o)
+            nnzs.append(z)
+            norms.append(float(np.linalg.norm(D, axis=0).mean()))
+        curves[method] = {"samples_seen": np.asarray(samples, dtype=np.int64), "objective": np.array(objs),
+                          "nnz": np.array(nnzs), "mean_atom_norm": np.array(norms)}
+        finals[method] = dicts[-1]
+        methods.append(method)
+
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    # checkpoints are only reused by a run of the same learning configuration
+    learn_keys = ("n_train", "n_atoms", "lam1", "eta0", "lam2", "kappa", "sgd_factors", "sklearn_batch",
+                  "chunk_sizes", "seed", "image")
+    fingerprint = json.dumps({"dataset": name, **{k: cfg.get(k) for k in learn_keys}}, sort_keys=True, default=str)
+    fp_file = ckpt_dir / "config.json"
+    if fp_file.exists() and fp_file.read_text() != fingerprint:
+        raise ValueError(f"out_dir {str(out_dir)!r} holds checkpoints of a different configuration "
+                         f"({fp_file}); delete its checkpoints/ folder or choose another out_dir")
+    fp_file.write_text(fingerprint)
+
+    # lambda_2 so that the spiking net's mean atom norm settles near 1 (calibrated on the
+    # dictionary of a short SGD run: 5,000 samples at eta = 0.02)
+    if cfg["lam2"] == "auto":
+        lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
+    else:
+        lam2 = float(cfg["lam2"])
+
+    # Algorithm 1 in the compiled simulation, from the consistent and the random init
+    params = NetworkParams(M, N, lam1=lam1, kappa=float(cfg["kappa"]))
+    learning = LearningParams(eta_D=eta0, lam2=lam2)
+    spk_weights = {}
+    cons = np.full((len(cfg["inits"]), len(marks)), np.nan)
+    symm = np.full_like(cons, np.nan)
+    for i, init in enumerate(cfg["inits"]):
+        init_w = _consistent_init(D0) if init == "consistent" else init
+        snaps, wall = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k, ckpt_dir, init, progress)
+        m = f"spiking_{init}"
+        walls[m] = wall
+        evaluate(m, marks, [s["F"].T for s in snaps])
+        cons[i] = [consistency(s["F"], s["B"], s["H"]) for s in snaps]
+        symm[i] = [symmetry(s["F"], s["B"]) for s in snaps]
+        spk_weights[init] = (snaps[0], snaps[-1])
+
+    # SGD baselines (eq 7, unit-norm atoms), eta0 * factors on one sample order
+    if cfg["sgd_factors"]:
+        factors = [float(f) for f in cfg["sgd_factors"]]
+        ck = ckpt_dir / "sgd.nc"
+        if ck.exists():
+            sgd_ds = load_dataset(ck)
+        else:
+            t0 = time.perf_counter()
+            sgd_ds = sgd_dictionary(X, N, lam1, [eta0 * f for f in factors], D0=D0, seed=seed, snapshots=marks,
+                                    progress=progress)
+            sgd_ds.attrs["wall_time"] = time.perf_counter() - t0
+            save_dataset(sgd_ds, ck, params=cfg, seed=seed)
+        for k, f in enumerate(factors):
+            m = f"sgd_{f:g}"
+            evaluate(m, marks, list(sgd_ds["D_snapshots"].values[k]))
+            walls[m] = float(sgd_ds.attrs["wall_time"]) / len(factors)
+
+    if cfg["sklearn"] and _sklearn_or_none():
+        ck = ckpt_dir / "sklearn.nc"
+        if ck.exists():
+            sk = load_dataset(ck)
+        else:
+            t0 = time.perf_counter()
+            sk = sklearn_dictionary(X, N, lam1, batch_size=int(cfg["sklearn_batch"]), D0=D0, seed=seed,
+                                    snapshots=marks, progress=progress)
+            sk.attrs["wall_time"] = time.perf_counter() - t0
+            save_dataset(sk, ck, params=cfg, seed=seed)
+        walls["sklearn"] = float(sk.attrs["wall_time"])
+        evaluate("sklearn", sk["snapshot"].values, list(sk["D_snapshots"].values))
+
+    # final objective on the whole test set
+    final_obj, final_nnz, unit_obj = [], [], []
+    for m in tqdm(methods, desc="final objective", disable=not progress):
+        o, z = dictionary_objective(finals[m], data.X_test, lam1, return_nnz=True)
+        final_obj.append(o)
+        final_nnz.append(z)
+        # the same dictionary with every atom rescaled to unit norm (a norm-free comparison:
+        # atoms longer than 1 lower the l1 cost of the same reconstruction)
+        Dm = finals[m] / np.maximum(np.linalg.norm(finals[m], axis=0, keepdims=True), 1e-12)
+        unit_obj.append(dictionary_objective(Dm, X_eval, lam1))
+
+    S = max(len(c["samples_seen"]) for c in curves.values())
+
+    def pad(v, fill=np.nan):
+        out = np.full(S, fill, dtype=np.float64)
+        out[: len(v)] = v
+        return out
+
+    ds = xr.Dataset(
+        {
+            "objective": (("learner", "snapshot"), np.stack([pad(curves[m]["objective"]) for m in methods]),
+                          {"long_name": f"test objective (mean of 1/2||x-Da||^2 + lam1||a||_1 over {len(X_eval)} test signals)",
+                           "units": "1"}),
+            "nnz": (("learner", "snapshot"), np.stack([pad(curves[m]["nnz"]) for m in methods]),
+                    {"long_name": "mean non-zero coefficients per test signal", "units": "1"}),
+            "mean_atom_norm": (("learner", "snapshot"), np.stack([pad(curves[m]["mean_atom_norm"]) for m in methods]),
+                               {"long_name": "mean atom norm", "units": "1"}),
+            "samples_seen": (("learner", "snapshot"), np.stack([pad(curves[m]["samples_seen"], -1) for m in methods]).astype(np.int64),
+                             {"long_name": "training samples seen", "units": "samples"}),
+            "final_objective": (("learner",), np.array(final_obj),
+                                {"long_name": f"test objective on all {len(data.X_test)} test signals", "units": "1"}),
+            "final_nnz": (("learner",), np.array(final_nnz), {"long_name": "mean non-zeros per test signal", "units": "1"}),
+            "final_objective_unit_atoms": (("learner",), np.array(unit_obj),
+                                           {"long_name": f"test objective with atoms rescaled to unit norm ({len(X_eval)} test signals)",
+                                            "units": "1"}),
+            "final_atom_norm": (("learner",), np.array([atom_norms(finals[m].T).mean() for m in methods]),
+                                {"long_name": "mean atom norm at the end", "units": "1"}),
+            "wall_time": (("learner",), np.array([walls.get(m, np.nan) for m in methods]),
+                          {"long_name": "learning wall time (excludes evaluation; SGD: total / number of rates)",
+                           "units": "s"}),
+            "D": (("learner", "pixel", "atom"), np.stack([finals[m] for m in methods]),
+                  {"long_name": "final dictionary (atoms in columns; spiking: F^T)", "units": "1"}),
+            "consistency": (("init", "snapshot"), cons, {"long_name": "consistency 1 - ||H-FB||_F/||H||_F", "units": "1"}),
+            "symmetry": (("init", "snapshot"), symm, {"long_name": "symmetry, mean cosine(F row i, B column i)", "units": "1"}),
+        },
+        coords={"learner": methods, "init": list(cfg["inits"]), "snapshot": np.arange(S)},
+        attrs={
+            "experiment": f"lin_tang_{name}", "dataset": name, "source": data.source,
+            "image_shape": list(data.image_shape), "split_sign": int(data.split_sign),
+            "lam1": lam1, "lam2": float(lam2), "eta0": eta0, "eta_H": float(learning.eta_H),
+            "kappa": float(cfg["kappa"]), "n_train": int(cfg["n_train"]), "n_test": int(cfg["n_test"]),
+            "n_eval": int(len(X_eval)), "n_atoms": N, "n_input": M,
+            "lam2_method": ("auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary"
+                            if cfg["lam2"] == "auto" else "given"),
+        },
+    )
+    for init in cfg["inits"]:
+        F0, F1 = spk_weights[init][0], spk_weights[init][1]
+        for var, dims in (("F", ("atom", "pixel")), ("B", ("pixel", "atom")), ("H", ("atom", "atom2"))):
+            ds[f"{var}_{init}"] = (dims, F1[var], {"long_name": f"learned {var} ({init} init)", "units": "1"})
+    save_dataset(ds, out_dir / "results.nc", params=cfg, seed=seed)
+
+    _figures(name, cfg, ds, data, X, params, spk_weights, out_dir, progress)
+    return ds
+
+
+def _savefig(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from attractorlab.results import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:])
+    plt.close(fig)
+
+
+def _figures(name, cfg, ds, data, X, params, spk_weights, out_dir: Path, progress: bool) -> None:
+    """Compute what the figures need beyond ``results.nc`` (rasters, denoising), save it,
+    then draw every figure from the saved files (:func:`write_figures`)."""
+    from attractorlab.results import save_dataset
+
+    main_init = "consistent" if "consistent" in spk_weights else next(iter(spk_weights), None)
+    if cfg["rasters"] and main_init is not None:
+        from attractorlab.models.spiking_dictionary import run_network
+
+        w0, w1 = spk_weights[main_init]
+        before = run_network(X[:1], w0, params, record_spikes=True, chunk_size=1)
+        after = run_network(X[-1:], w1, params, record_spikes=True, chunk_size=1)
+        before.attrs.update(label=f"before learning (sample 1, {main_init} init)")
+        after.attrs.update(label=f"after learning (sample {len(X)})")
+        save_dataset(before, out_dir / "raster_before.nc", params=cfg, seed=int(cfg["seed"]))
+        save_dataset(after, out_dir / "raster_after.nc", params=cfg, seed=int(cfg["seed"]))
+    if name == "A" and cfg.get("denoise") and main_init is not None:
+        from attractorlab.models.spiking_dictionary.datasets import load_grey_image
+        from attractorlab.models.spiking_dictionary.denoise import denoise_image
+
+        clean = load_grey_image(cfg["image"]) * 255.0
+        res = denoise_image(clean, spk_weights[main_init][1]["F"].T, lam=float(cfg.get("denoise_lam", cfg["lam1"])),
+                            sigma=float(cfg["denoise_sigma"]), stride=int(cfg["denoise_stride"]),
+                            seed=int(cfg["seed"]), progress=progress)
+        save_dataset(res, out_dir / "denoise.nc", params=cfg, seed=int(cfg["seed"]))
+    write_figures(out_dir)
+
+
+def write_figures(results_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Draw Figs 2, 3, 4, 6 (and 7) of a ``lin_tang_*`` run from its saved files.
+
+    Parameters
+    ----------
+    results_dir : folder holding ``results.nc`` (and ``raster_*.nc``, ``denoise.nc`` if made).
+    out_dir : where to write the PNGs (default ``results_dir``).
+
+    Returns
+    -------
+    list of the PNG paths written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from attractorlab.analysis.figures import lin_tang as figs
+    from attractorlab.results import load_dataset
+
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir
+    ds = load_dataset(results_dir / "results.nc")
+    name = ds.attrs["dataset"]
+    shape = tuple(int(v) for v in ds.attrs["image_shape"])
+    split = bool(int(ds.attrs["split_sign"]))
+    title = {"A": "Dataset A (image patches)", "B": "Dataset B (MNIST)", "C": "Dataset C (whitened scenes)"}[name]
+    written = []
+    if (results_dir / "raster_before.nc").exists() and (results_dir / "raster_after.nc").exists():
+        before = load_dataset(results_dir / "raster_before.nc")
+        after = load_dataset(results_dir / "raster_after.nc")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+        figs.fig2_rasters(before, after, axes=axes, labels=(before.attrs.get("label", "before learning"),
+                                                            after.attrs.get("label", "after learning")))
+        fig.suptitle(f"{title}: spikes at gamma = {float(before['phase'][0]):g}, then gamma = "
+                     f"{float(before['phase'][1]):g}")
+        written.append(out_dir / "fig2_rasters.png")
+        _savefig(fig, written[-1])
+    if ds.sizes.get("init", 0):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        figs.fig3_consistency_symmetry(ds, axes=axes)
+        fig.suptitle(title)
+        written.append(out_dir / "fig3_consistency_symmetry.png")
+        _savefig(fig, written[-1])
+    fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
+    figs.fig4_objective(ds, ax=ax, title=f"{title}, {ds.attrs['n_atoms']} atoms")
+    written.append(out_dir / "fig4_objective.png")
+    _savefig(fig, written[-1])
+    shown = [m for m in ("spiking_consistent", "spiking_random", "sgd_1", "sklearn") if m in ds["learner"].values]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 5.2), squeeze=False, layout="constrained")
+    for ax, m in zip(axes[0], shown):
+        figs.fig6_atoms(ds["D"].sel(learner=m).values, shape, split, ax=ax, title=figs._label(m, ds))
+    fig.suptitle(f"{title}: learned atoms (largest norms first)")
+    written.append(out_dir / "fig6_atoms.png")
+    _savefig(fig, written[-1])
+    if (results_dir / "denoise.nc").exists():
+        res = load_dataset(results_dir / "denoise.nc")
+        fig, axes = plt.subplots(1, 3, figsize=(12, 4.3), layout="constrained")
+        figs.fig7_denoising(res, axes=axes)
+        written.append(out_dir / "fig7_denoising.png")
+        _savefig(fig, written[-1])
+    return written
+
+
+def summary_table(ds: xr.Dataset) -> str:
+    """Markdown table of a ``lin_tang_*`` results Dataset: per learner the final test
+    objective (all test signals), the same with atoms rescaled to unit norm (``n_eval``
+    signals), non-zeros, mean atom norm, learning wall time, and the
+    objective along learning at 10^3, 10^4 and the last snapshot (``n_eval`` signals)."""
+    rows = ["| learner | final objective | unit-norm atoms | non-zeros | mean atom norm | wall time (s) | obj. @1e3 | obj. @1e4 | obj. @end |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for m in ds["learner"].values:
+        m = str(m)
+        seen = ds["samples_seen"].sel(learner=m).values
+        obj = ds["objective"].sel(learner=m).values
+
+        def at(n):
+            hit = np.flatnonzero(seen == n) if n is not None else np.flatnonzero(seen >= 0)[-1:]
+            if n is not None and hit.size == 0:  # sklearn: first snapshot past n (whole batches)
+                hit = np.flatnonzero(seen >= n)[:1]
+            return f"{obj[hit[0]]:.3f}" if hit.size else "-"
+
+        unit = (f"{float(ds['final_objective_unit_atoms'].sel(learner=m)):.3f}"
+                if "final_objective_unit_atoms" in ds else "-")
+        rows.append(f"| {m} | {float(ds['final_objective'].sel(learner=m)):.3f} | {unit} | "
+                    f"{float(ds['final_nnz'].sel(learner=m)):.1f} | {float(ds['final_atom_norm'].sel(learner=m)):.3f} | "
+                    f"{float(ds['wall_time'].sel(learner=m)):.0f} | {at(1000)} | {at(10000)} | {at(None)} |")
+    return "\n".join(rows)
+
+
+def _register(name: str, description: str) -> None:
+    def func(config: dict, out_dir: Path) -> xr.Dataset:
+        return run_lin_tang(name, config, out_dir)
+
+    func.__name__ = f"lin_tang_{name}"
+    func.__doc__ = description
+    register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description)(func)
+
+
+_register("A", "Lin & Tang Dataset A: 8x8 patches of a grey photograph, 256 atoms (Figs 2, 3, 4, 6, 7)")
+_register("B", "Lin & Tang Dataset B: MNIST digits, 512 atoms (Figs 2, 3, 4, 6)")
+_register("C", "Lin & Tang Dataset C: 16x16 whitened natural-scene patches, 1024 atoms (Figs 2, 3, 4, 6)")

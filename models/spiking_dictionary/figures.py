@@ -1,0 +1,26 @@
+"""Figure makers for ``attractorlab figure``: redraw a ``lin_tang_*`` run's figures from its
+saved results (no model is rerun).
+
+``attractorlab figure lin_tang_A --results results/lin_tang_A/paper`` writes Figs 2, 3, 4, 6
+(and 7 for Dataset A) as PNG next to the results or under ``--out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from attractorlab.cli import register_figure
+from attractorlab.models.spiking_dictionary.experiments import write_figures
+
+__all__ = ["lin_tang_figures"]
+
+
+def lin_tang_figures(results_dir: Path, out_dir: Path) -> list[Path]:
+    """Figs 2, 3, 4, 6 (7) of Lin & Tang from ``results_dir`` (``results.nc`` etc.)."""
+    return write_figures(results_dir, out_dir)
+
+
+for _name in ("A", "B", "C"):
+    register_figure(f"lin_tang_{_name}", experiment=f"lin_tang_{_name}",
+                    description=f"Lin & Tang Dataset {_name}: Figs 2, 3, 4, 6" + (", 7" if _name == "A" else ""))(
+        lin_tang_figures)

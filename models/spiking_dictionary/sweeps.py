@@ -1,0 +1,223 @@
+"""Parameter grids (seeds, learning rates, data sets) run as independent processes.
+
+Each grid point is one call ``task(**fixed, **point) -> xarray.Dataset`` in its own
+process, so each Brian2 run compiles (or reuses) its own standalone project and runs
+single-threaded (BRIAN2.md §5: one thread per simulation, many simulations at once). The
+results are concatenated along a new ``run`` dimension whose coordinates are the grid
+parameters.
+
+Two back ends, no home-made scheduler:
+
+* one machine: :class:`concurrent.futures.ProcessPoolExecutor` (``max_workers``, default 2);
+* a cluster: Dask. Pass the address of a running ``dask.distributed`` scheduler. With
+  dask-jobqueue on SLURM or PBS, create the cluster yourself and pass its address::
+
+      from dask_jobqueue import SLURMCluster          # or PBSCluster
+      cluster = SLURMCluster(cores=1, processes=1, memory="4GB", walltime="02:00:00",
+                             job_extra_directives=["--cpus-per-task=1"])
+      cluster.scale(jobs=16)                          # 16 single-core workers
+      ds = run_grid(lin_tang_task, {"seed": range(8), "eta_D": [0.01, 0.02]},
+                    fixed={"dataset": "A", "n_train": 100_000},
+                    scheduler_address=cluster.scheduler_address)
+
+  Use one thread per worker (``processes=1`` with ``cores=1``, or ``nthreads=1``): Brian2's
+  standalone runs are single-threaded, and the compiled-project cache
+  (``ATTRACTORLAB_BUILD_DIR``) must be on a file system the workers share or local to each
+  node (each process locks its own build folder, see ``runtime``).
+
+Example (one machine)::
+
+    from attractorlab.models.spiking_dictionary.sweeps import run_grid, lin_tang_task
+    ds = run_grid(lin_tang_task, {"eta_D": [0.005, 0.01, 0.02], "seed": [0, 1]},
+                  fixed={"dataset": "A", "n_train": 20_000, "n_test": 2_000})
+    ds.final_objective.to_series()       # one row per (eta_D, seed)
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["grid_points", "run_grid", "merge_runs", "lin_tang_task", "example_task"]
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The Cartesian product of ``grid`` as a list of dicts (first key varies slowest)."""
+    if not grid:
+        raise ValueError("grid must name at least one parameter with a list of values")
+    keys = list(grid)
+    values = []
+    for k in keys:
+        v = grid[k]
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise ValueError(f"grid[{k!r}] must be a sequence of values, got {v!r}")
+        v = list(v)
+        if not v:
+            raise ValueError(f"grid[{k!r}] is empty")
+        values.append(v)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _call(task: Callable[..., xr.Dataset], kwargs: dict[str, Any]) -> xr.Dataset:
+    return task(**kwargs)
+
+
+def merge_runs(results: Sequence[xr.Dataset], points: Sequence[Mapping[str, Any]]) -> xr.Dataset:
+    """Concatenate per-point Datasets along ``run`` with the grid parameters as coordinates."""
+    if len(results) != len(points):
+        raise ValueError(f"{len(results)} results for {len(points)} grid points")
+    ds = xr.concat(list(results), dim="run", join="outer", combine_attrs="drop_conflicts")
+    ds = ds.assign_coords(run=np.arange(len(points)))
+    for key in points[0]:
+        vals = [p[key] for p in points]
+        arr = np.asarray(vals, dtype=object if any(isinstance(v, str) for v in vals) else None)
+        if arr.dtype == object:
+            arr = arr.astype(str)
+        ds = ds.assign_coords({key: ("run", arr)})
+    ds.attrs["grid_parameters"] = list(points[0])
+    return ds
+
+
+def run_grid(
+    task: Callable[..., xr.Dataset],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    max_workers: int = 2,
+    scheduler_address: str | None = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Run ``task(**fixed, **point)`` for every point of ``grid`` in separate processes.
+
+    Parameters
+    ----------
+    task : callable
+        A module-level (picklable) function returning an ``xarray.Dataset``.
+    grid : mapping name -> sequence
+        Parameters to sweep; their Cartesian product is run.
+    fixed : mapping, optional
+        Keyword arguments shared by all runs.
+    max_workers : int
+        Processes on this machine (ignored with ``scheduler_address``).
+    scheduler_address : str, optional
+        ``dask.distributed`` scheduler address (e.g. ``cluster.scheduler_address`` of a
+        dask-jobqueue cluster); runs are submitted there instead of a local process pool.
+    progress : bool
+        tqdm bar over finished runs.
+
+    Returns
+    -------
+    xarray.Dataset
+        The runs' Datasets concatenated along ``run``; each grid parameter is a
+        coordinate on ``run``.
+    """
+    if not callable(task):
+        raise ValueError(f"task must be callable, got {task!r}")
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+    points = grid_points(grid)
+    fixed = dict(fixed or {})
+    clash = set(fixed) & set(grid)
+    if clash:
+        raise ValueError(f"parameters {sorted(clash)} are both fixed and swept")
+    kwargs = [dict(fixed, **p) for p in points]
+    from tqdm.auto import tqdm
+
+    results: list[xr.Dataset | None] = [None] * len(points)
+    bar = tqdm(total=len(points), desc="sweep", unit="run", disable=not progress)
+    if scheduler_address is not None:
+        from dask.distributed import Client, as_completed
+
+        with Client(scheduler_address) as client:
+            futures = [client.submit(_call, task, kw, pure=False) for kw in kwargs]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in as_completed(futures):
+                results[index[fut.key]] = fut.result()
+                bar.update(1)
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # fresh interpreters: no inherited Brian2 device state
+        with cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx) as pool:
+            futs = {pool.submit(_call, task, kw): i for i, kw in enumerate(kwargs)}
+            for fut in cf.as_completed(futs):
+                results[futs[fut]] = fut.result()
+                bar.update(1)
+    bar.close()
+    return merge_runs(results, points)
+
+
+def lin_tang_task(
+    *,
+    dataset: str = "A",
+    n_train: int = 10_000,
+    n_test: int = 2_000,
+    n_atoms: int | None = None,
+    lam1: float = 0.3,
+    eta_D: float = 0.01,
+    lam2: float | str = "auto",
+    init: str = "consistent",
+    seed: int = 0,
+    snapshot_every: int | None = None,
+) -> xr.Dataset:
+    """One spiking dictionary-learning run (for sweeps): final test objective and measures.
+
+    Returns a small Dataset: scalars ``final_objective``, ``final_nnz``,
+    ``mean_atom_norm``, ``consistency``, ``symmetry``, ``lam2``, ``wall_time`` (s) and the
+    curve ``objective(snapshot)`` with ``samples_seen(snapshot)``.
+    """
+    import time
+
+    from attractorlab.models.baselines.sgd_dictionary import random_dictionary
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
+    from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
+    from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
+
+    data = load_lin_tang_dataset(dataset, n_train=n_train, n_test=n_test, seed=seed)
+    N = data.n_atoms if n_atoms is None else int(n_atoms)
+    X = data.X_train[np.random.default_rng(seed).permutation(n_train)]
+    if lam2 == "auto":
+        lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
+    lam2 = float(lam2)
+    D0 = random_dictionary(data.n_input, N, seed)
+    init_w: Any = init
+    if init == "consistent":
+        init_w = {"F": D0.T.copy(), "B": D0.copy(), "H": D0.T @ D0, "s": np.einsum("ij,ij->j", D0, D0)}
+    params = NetworkParams(data.n_input, N, lam1=lam1)
+    every = snapshot_every or max(1, n_train // 10)
+    t0 = time.perf_counter()
+    ds = learn_dictionary(X, params, LearningParams(eta_D=eta_D, lam2=lam2), init=init_w, seed=seed,
+                          snapshot_every=every, progress=False)
+    wall = time.perf_counter() - t0
+    m = spiking_measures(ds, data.X_test, lam1)
+    out = xr.Dataset(
+        {
+            "objective": m["objective"],
+            "final_objective": ((), float(m["objective"].values[-1]), m["objective"].attrs),
+            "final_nnz": ((), float(m["nnz"].values[-1]), m["nnz"].attrs),
+            "mean_atom_norm": ((), float(m["mean_atom_norm"].values[-1]), m["mean_atom_norm"].attrs),
+            "consistency": ((), float(m["consistency"].values[-1]), m["consistency"].attrs),
+            "symmetry": ((), float(m["symmetry"].values[-1]), m["symmetry"].attrs),
+            "lam2": ((), lam2, {"long_name": "weight decay lambda_2", "units": "1"}),
+            "wall_time": ((), wall, {"long_name": "learning wall time", "units": "s"}),
+        },
+        coords={"samples_seen": m["samples_seen"]},
+    )
+    return out
+
+
+def example_task(*, x: float, y: float, n: int = 3) -> xr.Dataset:
+    """A tiny task for checking a sweep set-up (no Brian2): ``product = x * y`` and
+    ``ramp(k) = x * k + y`` for k < n, plus the id of the process that ran it."""
+    import os
+
+    k = np.arange(n)
+    return xr.Dataset(
+        {"product": ((), float(x) * float(y)), "ramp": (("k",), float(x) * k + float(y)),
+         "pid": ((), os.getpid())},
+        coords={"k": k},
+    )

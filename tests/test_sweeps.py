@@ -1,0 +1,50 @@
+"""Sweeps: grid points run as separate processes and merged along ``run``."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from attractorlab.models.spiking_dictionary.sweeps import example_task, grid_points, merge_runs, run_grid
+
+GRID = {"x": [1.0, 2.0], "y": [10.0, 20.0, 30.0]}
+
+
+def _check(ds):
+    assert ds.sizes["run"] == 6
+    np.testing.assert_allclose(ds["product"].values, ds["x"].values * ds["y"].values)
+    np.testing.assert_allclose(ds["ramp"].sel(k=2).values, 2 * ds["x"].values + ds["y"].values)
+    assert list(ds["x"].values) == [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    assert ds.attrs["grid_parameters"] == ["x", "y"]
+
+
+def test_grid_points_and_validation():
+    pts = grid_points(GRID)
+    assert pts[0] == {"x": 1.0, "y": 10.0} and pts[-1] == {"x": 2.0, "y": 30.0} and len(pts) == 6
+    with pytest.raises(ValueError, match="grid\\['x'\\]"):
+        grid_points({"x": []})
+    with pytest.raises(ValueError, match="both fixed and swept"):
+        run_grid(example_task, GRID, fixed={"x": 1.0})
+
+
+def test_merge_in_process():
+    pts = grid_points(GRID)
+    _check(merge_runs([example_task(**p) for p in pts], pts))
+
+
+def test_process_pool_runs_in_other_processes():
+    ds = run_grid(example_task, GRID, fixed={"n": 4}, max_workers=2, progress=False)
+    _check(ds)
+    assert ds.sizes["k"] == 4
+    assert os.getpid() not in set(ds["pid"].values)
+
+
+def test_dask_local_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        ds = run_grid(example_task, GRID, scheduler_address=cluster.scheduler_address, progress=False)
+    _check(ds)
+    assert os.getpid() not in set(ds["pid"].values)
