@@ -198,3 +198,12 @@ def test_weight_layout_roundtrip():
         np.testing.assert_array_equal(back[k], w[k])
     # presynaptic-major order: the first N ff synapses leave input 0 for coding 0..N-1
     np.testing.assert_array_equal(arrs["ff"][:N], w["F"][:, 0])
+
+
+def test_inputs_in_fortran_order_are_accepted():
+    """A transposed (non C-contiguous) X is copied to C order before it reaches Brian2."""
+    from attractorlab.models.spiking_dictionary.params import NetworkParams, check_inputs
+
+    X = np.asfortranarray(np.random.default_rng(0).random((5, 8)))
+    out = check_inputs(X, NetworkParams(n_input=8, n_coding=4))
+    assert out.flags["C_CONTIGUOUS"] and np.array_equal(out, X)

@@ -160,7 +160,7 @@ class LearningParams:
 def check_inputs(X: Any, params: NetworkParams) -> np.ndarray:
     """Validate input signals: a finite, non-negative (P, M) array; returns float64 copy."""
     try:
-        X = np.array(X, dtype=np.float64)
+        X = np.array(X, dtype=np.float64, order="C")
     except (TypeError, ValueError):
         raise ValueError(f"X must be a numeric array of shape (P, {params.n_input})") from None
     if X.ndim == 1 and X.shape[0] == params.n_input:

@@ -1,0 +1,383 @@
+"""Training loop for CBAN/FBAN: BPTT through the settling dynamics ([CB] §3.3, App D).
+
+One training step settles the net on a batch of evidence (recording every iteration),
+applies the loss of :mod:`.losses` (TD(1) at every iteration by default, TD(λ), final
+step only = CBAN-noTD, or the stationary phase), back-propagates through time and
+takes an optimiser step:
+
+``"sgd_l2"``   SGD with each parameter tensor's batch gradient rescaled to L2 norm 1
+               (SGD-L2, D.1; bar task lr 0.01 -> 0.001).
+``"sgd_linf"`` same with the max-norm (SGD-Linf, D.2; MNIST lr 0.01).
+``"adam"``     Adam (D.3-D.5; lr 5e-4, ÷10 every 20 epochs after epoch 100).
+``"sgd"``      plain SGD.
+
+Stationary-phase training (``td="stationary"``) settles without gradient to ``t*``,
+then runs ``stationary_steps`` more iterations with gradient and applies the loss at
+each of them (a truncated stand-in for Almeida/Pineda back-propagation).
+
+:func:`train` runs epochs over a user function ``batches(epoch, generator)`` that yields
+:class:`Batch` es (so masks can be redrawn every epoch), shows tqdm progress with loss
+and mean settling iterations, and checkpoints atomically (model, optimiser, history,
+epoch) so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+import torch
+from torch import Tensor
+
+from .functional import Evidence
+from .losses import LOSSES, trajectory_loss
+from .module import CBAN
+
+__all__ = [
+    "TrainConfig",
+    "Batch",
+    "make_optimizer",
+    "normalise_gradients",
+    "learning_rate",
+    "theta_at",
+    "train_step",
+    "train",
+    "save_checkpoint",
+    "load_checkpoint",
+    "step_milestones",
+]
+
+OPTIMIZERS = ("sgd_l2", "sgd_linf", "adam", "sgd")
+TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
+
+
+def step_milestones(start: int, every: int, count: int) -> tuple[int, ...]:
+    """Epochs ``start, start+every, ...`` (``count`` of them) for ``lr_milestones``.
+
+    ``step_milestones(100, 20, 5)`` gives Omniglot's "÷10 every 20 epochs after epoch 100".
+    """
+    if every < 1 or count < 0 or start < 0:
+        raise ValueError(f"need start >= 0, every >= 1, count >= 0; got {start}, {every}, {count}")
+    return tuple(start + every * i for i in range(count))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings.
+
+    Parameters
+    ----------
+    loss : {"se", "delta_e", "delta_e_plus", "hinge"}
+        Loss of :mod:`.losses` (ΔE+ bar/MNIST, SE Omniglot/CIFAR/SR).
+    td : {"td1", "td_lambda", "final", "stationary"}
+        Where the loss is applied (TD(1) in every paper run; "final" = CBAN-noTD).
+    td_lambda : float
+        λ for ``td="td_lambda"``, in [0, 1].
+    stationary_steps : int
+        Iterations with gradient after convergence for ``td="stationary"``.
+    optimizer : {"sgd_l2", "sgd_linf", "adam", "sgd"}
+    lr : float
+        Initial learning rate (> 0).
+    lr_milestones : tuple of int
+        Epochs (0-based) at whose start the rate is multiplied by ``lr_gamma``.
+    lr_gamma : float
+        Factor at each milestone (0.1).
+    theta_milestones : tuple of (int, float)
+        ``(epoch, theta)``: from that epoch on use this convergence threshold (SR: 0.1 at
+        mid-training). Before the first, the model's ``params.theta`` is used.
+    max_iter : int or None
+        Iteration cap during training (default: the model's ``params.max_iter``).
+    epochs : int
+        Number of epochs (>= 1).
+    bf16 : bool
+        bf16 autocast on CUDA (ignored on CPU).
+    compile : bool
+        ``torch.compile`` the iteration (CUDA only).
+    device : str
+        "cpu", "cuda", "cuda:0", ...
+    checkpoint_every : int
+        Checkpoint every N epochs (0: only at the end) when a path is given.
+    progress : bool
+        tqdm progress bars.
+    seed : int
+        Seeds the per-epoch generator passed to ``batches``.
+    """
+
+    loss: str = "delta_e_plus"
+    td: str = "td1"
+    td_lambda: float = 1.0
+    stationary_steps: int = 1
+    optimizer: str = "sgd_l2"
+    lr: float = 0.01
+    lr_milestones: tuple = ()
+    lr_gamma: float = 0.1
+    theta_milestones: tuple = ()
+    max_iter: int | None = None
+    epochs: int = 1
+    bf16: bool = False
+    compile: bool = False
+    device: str = "cpu"
+    checkpoint_every: int = 0
+    progress: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.td not in TRAIN_TD:
+            raise ValueError(f"td must be one of {TRAIN_TD}, got {self.td!r}")
+        if not 0.0 <= self.td_lambda <= 1.0:
+            raise ValueError(f"td_lambda must be in [0, 1], got {self.td_lambda}")
+        if self.stationary_steps < 1:
+            raise ValueError(f"stationary_steps must be >= 1, got {self.stationary_steps}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.lr_gamma > 0:
+            raise ValueError(f"lr_gamma must be > 0, got {self.lr_gamma}")
+        if self.max_iter is not None and self.max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1 or None, got {self.max_iter}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        for item in self.theta_milestones:
+            if len(item) != 2 or not item[1] > 0:
+                raise ValueError(f"theta_milestones entries must be (epoch, theta > 0), got {item!r}")
+        object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
+        object.__setattr__(self, "theta_milestones", tuple((int(e), float(t)) for e, t in self.theta_milestones))
+
+
+class Batch(NamedTuple):
+    """One training batch.
+
+    Attributes
+    ----------
+    evidence : Evidence
+    target : Tensor, shape of the visible layer
+        Target visible state ``y`` (values in [-1, 1]).
+    weight : Tensor or None
+        Per-unit loss weights broadcastable to the visible layer (None = all 1).
+    """
+
+    evidence: Evidence
+    target: Tensor
+    weight: Tensor | None = None
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate in ``epoch`` (0-based) under the step schedule."""
+    n = sum(1 for m in config.lr_milestones if epoch >= m)
+    return config.lr * config.lr_gamma**n
+
+
+def theta_at(config: TrainConfig, epoch: int, default: float) -> float:
+    """Convergence threshold in ``epoch`` under ``theta_milestones``."""
+    theta = default
+    for e, t in sorted(config.theta_milestones):
+        if epoch >= e:
+            theta = t
+    return theta
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``config`` (SGD for the normalised variants, or Adam)."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr)
+
+
+@torch.no_grad()
+def normalise_gradients(model: torch.nn.Module, norm: str) -> None:
+    """Rescale each parameter tensor's gradient to norm 1 (``"l2"`` or ``"linf"``), in place.
+
+    SGD-L2 / SGD-Linf of App D.1-D.2: "the gradients in a given layer of weights are
+    renormalized to be 1.0 for a batch". Zero gradients are left at zero.
+    """
+    if norm not in ("l2", "linf"):
+        raise ValueError(f"norm must be 'l2' or 'linf', got {norm!r}")
+    for p in model.parameters():
+        if p.grad is None:
+            continue
+        n = p.grad.norm() if norm == "l2" else p.grad.abs().max()
+        if n > 0:
+            p.grad.div_(n)
+
+
+def _autocast(config: TrainConfig, device: torch.device):
+    if config.bf16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(
+    model: CBAN,
+    batch: Batch,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    *,
+    theta: float | None = None,
+) -> dict:
+    """One optimisation step on ``batch``; returns ``{"loss", "iters", "converged"}``.
+
+    ``loss`` is the scalar training loss, ``iters`` the mean settling iterations ``t*``
+    over the batch, ``converged`` the fraction of samples that met ``theta``.
+    """
+    device = next(model.parameters()).device
+    p = model.params
+    max_iter = config.max_iter if config.max_iter is not None else p.max_iter
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    with _autocast(config, device):
+        if config.td == "stationary":
+            with torch.no_grad():
+                res0 = model.settle(batch.evidence, theta=theta, max_iter=max_iter)
+            state = res0.state
+            traj = []
+            for _ in range(config.stationary_steps):
+                state = model.step(state, batch.evidence)
+                traj.append(state)
+            loss = trajectory_loss(traj, batch.target, kind=config.loss, params=p, td="td1", weight=batch.weight)
+            res = res0
+        else:
+            res = model.settle(batch.evidence, theta=theta, max_iter=max_iter, record=True)
+            td = "td1" if config.td == "td1" else config.td
+            loss = trajectory_loss(
+                res.trajectory, batch.target, kind=config.loss, params=p, td=td,
+                lam=config.td_lambda, weight=batch.weight,
+            )
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite training loss {loss.item()}")
+    loss.backward()
+    if config.optimizer == "sgd_l2":
+        normalise_gradients(model, "l2")
+    elif config.optimizer == "sgd_linf":
+        normalise_gradients(model, "linf")
+    optimizer.step()
+    return {
+        "loss": float(loss.detach()),
+        "iters": float(res.iters_per_sample.float().mean()),
+        "converged": float(res.converged.float().mean()),
+    }
+
+
+def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, history: dict, config: TrainConfig) -> Path:
+    """Write model/optimiser state, finished ``epoch`` and history to ``path`` atomically."""
+    from attractorlab.results import atomic_path
+
+    path = Path(path)
+    blob = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": int(epoch),
+        "history": history,
+        "config": dataclasses.asdict(config),
+        "params": dataclasses.asdict(model.params),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, model: CBAN, optimizer=None) -> tuple[int, dict]:
+    """Load a checkpoint into ``model`` (and ``optimizer``); returns ``(epoch, history)``."""
+    blob = torch.load(Path(path), map_location=next(model.parameters()).device, weights_only=False)
+    model.load_state_dict(blob["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(blob["optimizer"])
+    return int(blob["epoch"]), dict(blob["history"])
+
+
+def train(
+    model: CBAN,
+    batches: Callable[[int, torch.Generator], Iterable[Batch]],
+    config: TrainConfig,
+    *,
+    checkpoint: str | Path | None = None,
+    resume: bool = True,
+    callback: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train ``model`` for ``config.epochs`` epochs.
+
+    Parameters
+    ----------
+    model : CBAN
+        Moved to ``config.device``.
+    batches : callable
+        ``batches(epoch, generator)`` yields :class:`Batch` es for one epoch (tensors on
+        any device; they are moved). Draw masks from ``generator`` (seeded by
+        ``config.seed`` and the epoch, so a resumed run sees the same data).
+    config : TrainConfig
+    checkpoint : path, optional
+        Checkpoint file; with ``resume=True`` an existing one is loaded first and the
+        run continues after its last finished epoch.
+    callback : callable, optional
+        ``callback(epoch, history)`` after every epoch (e.g. evaluation); it may add
+        keys to ``history``. Returning True stops training after this epoch (the
+        checkpoint is written first; rerunning resumes).
+
+    Returns
+    -------
+    dict
+        History lists: ``epoch``, ``loss`` (epoch mean), ``iters`` (mean settling
+        iterations), ``converged``, ``lr``, ``theta``, ``batch_loss`` (every batch).
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={config.device!r} requested but CUDA is not available")
+    model.to(device)
+    if config.compile:
+        if device.type == "cuda":
+            model.compile_step()
+    optimizer = make_optimizer(model, config)
+    history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss")}
+    start = 0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        done, history = load_checkpoint(checkpoint, model, optimizer)
+        start = done + 1
+    base_theta = model.params.theta
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not config.progress, leave=False):
+        lr = learning_rate(config, epoch)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        theta = theta_at(config, epoch, base_theta)
+        gen = torch.Generator().manual_seed(int(config.seed) * 1_000_003 + epoch)
+        losses, iters, conv = [], [], []
+        bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
+        for batch in bar:
+            batch = _to_device(batch, device)
+            out = train_step(model, batch, config, optimizer, theta=theta)
+            losses.append(out["loss"])
+            iters.append(out["iters"])
+            conv.append(out["converged"])
+            bar.set_postfix(loss=f"{out['loss']:.4g}", iters=f"{out['iters']:.1f}")
+        if not losses:
+            raise ValueError(f"batches({epoch}, generator) yielded no batch")
+        history["epoch"].append(epoch)
+        history["loss"].append(sum(losses) / len(losses))
+        history["iters"].append(sum(iters) / len(iters))
+        history["converged"].append(sum(conv) / len(conv))
+        history["lr"].append(lr)
+        history["theta"].append(theta)
+        history["batch_loss"].extend(losses)
+        stop = bool(callback(epoch, history)) if callback is not None else False
+        last = stop or epoch == config.epochs - 1
+        if checkpoint is not None and (last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
+            save_checkpoint(checkpoint, model, optimizer, epoch, history, config)
+        if stop:
+            break
+    if not math.isfinite(history["loss"][-1] if history["loss"] else 0.0):
+        raise FloatingPointError("training diverged (non-finite loss)")
+    return history
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    ev = Evidence(batch.evidence.value.to(device), batch.evidence.mask.to(device))
+    w = None if batch.weight is None else batch.weight.to(device)
+    return Batch(ev, batch.target.to(device), w)

@@ -1,0 +1,88 @@
+"""MNIST coding, the registered experiments (smoke size) and the figure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attractorlab.experiments import get_experiment, run_experiment
+from attractorlab.models.cban.mnist import N_LABEL_UNITS, N_PIXELS, decode_labels, encode_mnist, mnist_evidence
+from attractorlab.results import load_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_mnist_coding_roundtrip_and_evidence():
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=30)
+    y = encode_mnist(imgs, labels)
+    assert y.shape == (30, N_PIXELS + N_LABEL_UNITS)
+    assert y.abs().max() <= 0.999 + 1e-6
+    assert torch.equal(decode_labels(y), torch.as_tensor(labels))
+    # pair coding: exactly two label units on, the 8 spare units off
+    assert torch.all((y[:, N_PIXELS:N_PIXELS + 20] > 0).sum(1) == 2)
+    assert torch.all(y[:, N_PIXELS + 20:] < 0)
+    ev = mnist_evidence(y, "perlin", generator=torch.Generator().manual_seed(0))
+    assert not ev.mask[:, N_PIXELS:].any()  # labels always unobserved
+    assert torch.all((~ev.mask[:, :N_PIXELS]).sum(1) == round(784 / 3))
+    assert mnist_evidence(y, "none").mask[:, :N_PIXELS].all()
+    with pytest.raises(ValueError, match="labels"):
+        encode_mnist(imgs[:1], [11])
+
+
+def test_cban_bars_smoke_experiment(tmp_path):
+    assert set(get_experiment("cban_bars").presets) >= {"smoke", "paper"}
+    ds = run_experiment("cban_bars", "smoke", {"epochs": 60, "n_eval_masks": 5}, out_dir=tmp_path)
+    for f in ("results.nc", "fig2_bars.png", "fig3_bar_weights.png", "training_curve.png"):
+        assert (tmp_path / f).exists(), f
+    back = load_dataset(tmp_path / "results.nc")
+    assert back["loss"].sizes["epoch"] == 60
+    assert back["weights_visible_hidden"].shape == (48, 5, 5)
+    assert 0.5 < float(back["pixel_accuracy"]) <= 1.0
+    assert back["accuracy_per_iteration"].attrs["units"] == "1"
+    assert back.attrs["seed"] == 0
+    assert float(ds["train_seconds"]) > 0
+
+
+def test_cban_mnist_smoke_experiment(tmp_path):
+    ds = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20]},
+                        out_dir=tmp_path)
+    for f in ("results.nc", "fig4_mnist.png", "checkpoint.pt"):
+        assert (tmp_path / f).exists(), f
+    back = load_dataset(tmp_path / "results.nc")
+    assert back["weights_visible_hidden"].shape == (40, 812)
+    for k in ("accuracy_perlin", "accuracy_clean"):
+        assert 0.0 <= float(back[k]) <= 1.0
+    assert ds.attrs["train_mask"] == "perlin"
+
+
+def test_figure_functions_return_axes():
+    import matplotlib.pyplot as plt
+
+    from attractorlab.analysis.figures import cban as figs
+    from attractorlab.models.cban import bar_images
+
+    y = bar_images()[:4]
+    hid = torch.zeros(4, 5, 5, dtype=torch.bool)
+    hid[:, :2] = True
+    rgb = figs.evidence_rgb(y, hid)
+    assert rgb.shape == (4, 5, 5, 3)
+    assert np.allclose(rgb[0, 0, 0], [0.85, 0.1, 0.1])
+    axes = figs.plot_bar_completions(y, hid, torch.stack([y * 0.5, y]), iteration=1)
+    assert axes.shape == (3, 4)
+    ax = figs.plot_accuracy_per_iteration([0.9, 0.99, 1.0])
+    assert ax.get_xlabel() == "iteration"
+    axes = figs.plot_hidden_weights(torch.randn(10, 25), n=10, ncols=5)
+    assert axes.shape == (2, 5)
+    v = torch.rand(3, 812) * 2 - 1
+    axes = figs.plot_mnist_completions(v, v > 0.5, v, v)
+    assert axes.shape == (4, 3)
+    plt.close("all")

@@ -1,0 +1,169 @@
+"""Training machinery: gradient renormalisation, schedules, TD modes, checkpoint/resume,
+and a quick bar-task run that must learn (>= 99 % of masked pixels)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from attractorlab.models.cban import Batch, CBANParams, Evidence, TrainConfig, build_cban, build_fban, train
+from attractorlab.models.cban.bars import BarsConfig, bar_batches, evaluate_bars, train_bars
+from attractorlab.models.cban.train import (
+    learning_rate,
+    make_optimizer,
+    normalise_gradients,
+    step_milestones,
+    theta_at,
+    train_step,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _batch(seed=0, n=6, d=10):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.rand(n, d, generator=g) * 1.8 - 0.9
+    return Batch(Evidence(y, torch.rand(n, d, generator=g) < 0.5), y)
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_normalise_gradients_sets_unit_norm_per_tensor(norm):
+    net = build_fban(sizes=(10, 7, 4), seed=0)
+    cfg = TrainConfig(optimizer="sgd_" + norm, lr=0.1)
+    b = _batch()
+    res = net.settle(b.evidence, record=True)
+    from attractorlab.models.cban import trajectory_loss
+
+    trajectory_loss(res.trajectory, b.target, kind="delta_e_plus", params=net.params).backward()
+    normalise_gradients(net, norm)
+    for p in net.parameters():
+        n = p.grad.norm() if norm == "l2" else p.grad.abs().max()
+        assert abs(float(n) - 1.0) < 1e-5
+    del cfg
+
+
+def test_sgd_l2_step_moves_each_tensor_by_lr():
+    net = build_fban(sizes=(10, 7, 4), seed=1)
+    cfg = TrainConfig(optimizer="sgd_l2", lr=0.05)
+    before = [p.detach().clone() for p in net.parameters()]
+    out = train_step(net, _batch(), cfg, make_optimizer(net, cfg))
+    assert out["loss"] > 0 and out["iters"] >= 1
+    for p0, p in zip(before, net.parameters()):
+        assert abs(float((p.detach() - p0).norm()) - 0.05) < 1e-5
+
+
+def test_schedules():
+    cfg = TrainConfig(lr=0.01, lr_milestones=step_milestones(100, 20, 3), lr_gamma=0.1,
+                      theta_milestones=((5, 0.1),))
+    assert cfg.lr_milestones == (100, 120, 140)
+    assert learning_rate(cfg, 99) == pytest.approx(0.01)
+    assert learning_rate(cfg, 100) == pytest.approx(0.001)
+    assert learning_rate(cfg, 145) == pytest.approx(1e-5)
+    assert theta_at(cfg, 4, 0.01) == 0.01 and theta_at(cfg, 5, 0.01) == 0.1
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="td"):
+        TrainConfig(td="td0")
+
+
+@pytest.mark.parametrize("td", ["td1", "td_lambda", "final", "stationary"])
+@pytest.mark.parametrize("loss", ["se", "delta_e_plus"])
+def test_td_modes_reduce_loss_on_a_fixed_batch(td, loss):
+    net = build_fban(sizes=(10, 8), seed=2)
+    cfg = TrainConfig(loss=loss, td=td, td_lambda=0.5, optimizer="adam", lr=0.02, stationary_steps=2)
+    opt = make_optimizer(net, cfg)
+    b = _batch(3)
+    losses = [train_step(net, b, cfg, opt)["loss"] for _ in range(25)]
+    assert losses[-1] < losses[0]
+
+
+def test_conv_training_step_and_asymmetric_variant():
+    for sym in (True, False):
+        net = build_cban(visible_shape=(1, 8, 8), channels=(4, 6), symmetric=sym, init_std=0.1, seed=0,
+                         params=CBANParams(max_iter=8))
+        y = torch.rand(3, 1, 8, 8) * 2 - 1
+        b = Batch(Evidence(y, torch.rand(3, 1, 8, 8) < 0.6), y)
+        cfg = TrainConfig(loss="se", optimizer="adam", lr=1e-3)
+        opt = make_optimizer(net, cfg)
+        w0 = net.couplings[1].weight.detach().clone()
+        train_step(net, b, cfg, opt)
+        assert not torch.equal(w0, net.couplings[1].weight)
+        if not sym:
+            assert net.couplings[0].weight_down.grad is not None
+
+
+def test_checkpoint_resume_gives_identical_weights(tmp_path):
+    def batches(epoch, gen):
+        y = torch.rand(8, 10, generator=gen) * 1.8 - 0.9
+        yield Batch(Evidence(y, torch.rand(8, 10, generator=gen) < 0.5), y)
+
+    cfg = TrainConfig(epochs=4, lr=0.02, progress=False, checkpoint_every=1)
+    a = build_fban(sizes=(10, 6, 3), seed=4)
+    hist_a = train(a, batches, cfg)
+    b = build_fban(sizes=(10, 6, 3), seed=4)
+    ck = tmp_path / "ck.pt"
+    train(b, batches, dataclasses.replace(cfg, epochs=2), checkpoint=ck)
+    b2 = build_fban(sizes=(10, 6, 3), seed=99)  # fresh object, different init: all state comes from the file
+    hist_b = train(b2, batches, cfg, checkpoint=ck)
+    for pa, pb in zip(a.parameters(), b2.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    assert hist_b["epoch"] == [0, 1, 2, 3]
+    assert hist_a["loss"] == pytest.approx(hist_b["loss"])
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_callback_can_stop_training(tmp_path):
+    seen = []
+    hist = train(build_fban(sizes=(25, 8), seed=0), bar_batches(), TrainConfig(epochs=10, progress=False),
+                 checkpoint=tmp_path / "c.pt", callback=lambda e, h: seen.append(e) or e == 2)
+    assert seen == [0, 1, 2] and hist["epoch"] == [0, 1, 2]
+    assert (tmp_path / "c.pt").exists()
+
+
+def test_quick_bar_task_learns():
+    """A short D.1 run (ΔE+, TD(1), SGD-L2) completes >= 99 % of masked bar pixels.
+
+    Seeded; with these settings seeds 0 and 1 reached 99.8 % and 99.7 % in our runs.
+    """
+    cfg = BarsConfig(epochs=300, lr=0.03, lr_final=0.003, repeats=3, seed=0)
+    model, hist = train_bars(cfg)
+    ev = evaluate_bars(model, n_masks=50, seed=11)
+    assert ev["pixel_accuracy"] >= 0.99, ev["pixel_accuracy"]
+    assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+    # nearly right after one iteration already, better at the end (Fig 2)
+    acc = ev["accuracy_per_iteration"]
+    assert acc[-1] >= acc[0] > 0.8
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_bf16_and_compiled_training_step():
+    net = build_cban(visible_shape=(1, 28, 28), channels=(16, 32, 32), seed=0, params=CBANParams(max_iter=10))
+    y = torch.rand(8, 1, 28, 28) * 2 - 1
+    b = Batch(Evidence(y, torch.rand(8, 1, 28, 28) < 0.7), y)
+    cfg = TrainConfig(loss="se", optimizer="adam", lr=5e-4, bf16=True, compile=True, device="cuda",
+                      epochs=2, progress=False)
+    hist = train(net, lambda e, g: [b], cfg)
+    assert all(torch.isfinite(torch.tensor(hist["loss"])))
+
+
+@pytest.mark.slow
+def test_bar_task_tuned_preset_reaches_paper_accuracy():
+    """The ``tuned`` cban_bars preset (FBAN 25-100-50, leaky sigmoid) completes >= 99.99 % of
+    masked pixels on 10k evidence states (paper: 99.995 %). ~40 s CPU."""
+    from attractorlab.experiments import get_experiment
+
+    p = get_experiment("cban_bars").presets["tuned"]
+    keys = ("hidden", "epochs", "lr", "lr_final", "lr_drop", "repeats", "p_observe", "loss", "td", "optimizer",
+            "activation", "target_scale", "seed")
+    model, _ = train_bars(BarsConfig(**{k: p[k] for k in keys}))
+    ev = evaluate_bars(model, n_masks=500, seed=123)
+    assert ev["pixel_accuracy"] >= 0.9999, ev["pixel_accuracy"]
