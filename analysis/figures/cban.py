@@ -211,3 +211,16 @@ def plot_training_curve(epoch, loss, *, iters=None, ax=None, ylabel: str = "trai
         ax2.plot(_np(epoch), _np(iters), color="C1", alpha=0.7)
         ax2.set_ylabel("mean settling iterations", color="C1")
     return ax
+
+
+#: Paper figure id -> function (CBAN, ICLR 2020 submission); "attractors.convergence" in
+#: :data:`attractorlab.analysis.figures.FIGURES` draws the energy descent of Fig. 1.
+FIGURES = {
+    "fig2": plot_bar_completions,
+    "fig2_accuracy": plot_accuracy_per_iteration,
+    "fig3": plot_hidden_weights,
+    "fig4": plot_mnist_completions,
+    "fig8": plot_hidden_weights,
+    "fig10": plot_mnist_completions,
+    "training_curve": plot_training_curve,
+}

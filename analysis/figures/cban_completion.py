@@ -141,3 +141,14 @@ def sr_examples(ds: xr.Dataset, *, ax=None):
     ax.set_yticks([(i + 0.5) * (h + pad) for i in range(n)])
     ax.set_yticklabels(names)
     return ax
+
+
+#: Paper figure id -> function (CBAN): Figs. 5 (Omniglot) and 6 (CIFAR-10) are completion
+#: grids with PSNR/SSIM bars, Fig. 7 the SR examples, Fig. 9 the update-order comparison.
+FIGURES = {
+    "fig5": completion_figure,
+    "fig6": completion_figure,
+    "fig7": sr_examples,
+    "fig9": completion_grid,
+    "metric_bars": metric_bars,
+}
