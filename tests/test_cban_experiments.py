@@ -11,12 +11,7 @@ from attractorlab.models.cban.mnist import N_LABEL_UNITS, N_PIXELS, decode_label
 from attractorlab.results import load_dataset
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_mnist_coding_roundtrip_and_evidence():
@@ -36,6 +31,29 @@ def test_mnist_coding_roundtrip_and_evidence():
     assert mnist_evidence(y, "none").mask[:, :N_PIXELS].all()
     with pytest.raises(ValueError, match="labels"):
         encode_mnist(imgs[:1], [11])
+
+
+def test_mnist_unit_pixel_range_keeps_labels_and_silences_background():
+    from attractorlab.models.cban.mnist import MNISTConfig
+
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    imgs[:, :3] = 0  # background rows
+    labels = rng.integers(0, 10, size=12)
+    sym = encode_mnist(imgs, labels)
+    unit = encode_mnist(imgs, labels, pixel_range="unit")
+    # labels identical (±0.999), pixels an affine map of the symmetric coding
+    assert torch.equal(unit[:, N_PIXELS:], sym[:, N_PIXELS:])
+    assert torch.allclose(unit[:, :N_PIXELS], (sym[:, :N_PIXELS] + 0.999) / 2, atol=1e-6)
+    assert torch.all(unit.reshape(12, -1)[:, : 3 * 28] == 0)  # background silent
+    assert torch.all(sym.reshape(12, -1)[:, : 3 * 28] == -0.999 * torch.ones(1))
+    assert unit[:, :N_PIXELS].min() >= 0 and unit[:, :N_PIXELS].max() <= 0.999 + 1e-6
+    assert torch.equal(decode_labels(unit), torch.as_tensor(labels))
+    with pytest.raises(ValueError, match="pixel_range"):
+        encode_mnist(imgs, labels, pixel_range="zero_one")
+    with pytest.raises(ValueError, match="pixel_range"):
+        MNISTConfig(pixel_range="bad")
+    assert MNISTConfig().pixel_range == "symmetric"  # paper coding stays the default
 
 
 def test_cban_bars_smoke_experiment(tmp_path):
@@ -62,6 +80,7 @@ def test_cban_mnist_smoke_experiment(tmp_path):
     for k in ("accuracy_perlin", "accuracy_clean"):
         assert 0.0 <= float(back[k]) <= 1.0
     assert ds.attrs["train_mask"] == "perlin"
+    assert ds.attrs["pixel_range"] == "symmetric"
 
 
 def test_figure_functions_return_axes():

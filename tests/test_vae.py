@@ -10,13 +10,7 @@ import torch
 from attractorlab.models.baselines.vae import ConvVAE, VAEParams, fit_denoising_vae, vae_input, vae_loss
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: one thread is faster than two on the shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("c,size", [(1, 28), (3, 32)])
