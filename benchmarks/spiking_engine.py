@@ -15,7 +15,8 @@ the user + system time of the compiled program (standalone) or of this process (
 which a busy machine inflates much less than wall time.
 
 Usage: ``python benchmarks/spiking_engine.py [--samples 200] [--numpy-samples 2]
-[--sizes 256x128,512x784,1024x512] [--learn-samples 1000]``
+[--sizes 256x128,512x784,1024x512] [--learn-samples 1000] [--float-dtype float64]``
+(``--float-dtype float32`` times the opt-in single-precision engine, ``NetworkParams.float_dtype``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--numpy-samples", type=int, default=2)
     ap.add_argument("--learn-samples", type=int, default=1000)
     ap.add_argument("--sizes", default="256x128,512x784,1024x512")
+    ap.add_argument("--float-dtype", default="float64", choices=("float64", "float32"))
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="attractorlab-bench-")
@@ -73,7 +75,7 @@ def main() -> None:
     rows = []
     for size in args.sizes.split(","):
         N, M = (int(v) for v in size.lower().split("x"))
-        p = NetworkParams(n_input=M, n_coding=N, lam1=0.3)
+        p = NetworkParams(n_input=M, n_coding=N, lam1=0.3, float_dtype=args.float_dtype)
         w = init_weights(M, N, "consistent", seed=0)
         X, src = dataset_like_inputs(M, args.samples, seed=1)
 
@@ -103,7 +105,7 @@ def main() -> None:
     learn_row = None
     if args.learn_samples > 0:
         N, M = 256, 128
-        p = NetworkParams(n_input=M, n_coding=N, lam1=0.3)
+        p = NetworkParams(n_input=M, n_coding=N, lam1=0.3, float_dtype=args.float_dtype)
         w = init_weights(M, N, "consistent", seed=0)
         X, src = dataset_like_inputs(M, 2 * args.learn_samples, seed=2)
         L = LearningParams(eta_D=1e-3, lam2=1e-3)
@@ -125,6 +127,7 @@ def main() -> None:
         print(f"\nlearn_dictionary, N=256 M=128, standalone: {learn_row:.2f} ms/sample wall, "
               f"{learn_cpu:.2f} ms/sample CPU of the simulation "
               f"(100K samples ~ {learn_row * 1e5 / 6e4:.1f} min wall)")
+    print(f"float dtype: {args.float_dtype}")
     print("targets: standalone >= 50x faster than numpy; < 2 ms/sample at (256, 128)")
     shutil.rmtree(tmp, ignore_errors=True)
 
