@@ -54,6 +54,10 @@ def test_mnist_unit_pixel_range_keeps_labels_and_silences_background():
     with pytest.raises(ValueError, match="pixel_range"):
         MNISTConfig(pixel_range="bad")
     assert MNISTConfig().pixel_range == "symmetric"  # paper coding stays the default
+    assert MNISTConfig().lr_milestones == ()  # constant lr 0.01 (D.2) stays the default
+    assert MNISTConfig(lr_milestones=[10]).lr_milestones == (10,)
+    with pytest.raises(ValueError, match="lr_milestones"):
+        MNISTConfig(lr_milestones=(-1,))
 
 
 def test_cban_bars_smoke_experiment(tmp_path):

@@ -108,3 +108,24 @@ def test_loss_validation():
         trajectory_loss(res.trajectory, y, kind="se", params=net.params, td="td2")
     with pytest.raises(ValueError, match="lam"):
         td_lambda_targets(res.trajectory, y, 1.5)
+
+
+def test_delta_e_tanh_is_finite_where_tanh_saturates():
+    """Float32 tanh rounds to ±1 beyond |net| ~ 9, where rho' is infinite; the log-cosh form
+    of ΔE keeps value and gradient finite and equals the textbook form where both exist."""
+    from attractorlab.models.cban.functional import CBANParams, barrier
+    from attractorlab.models.cban.losses import delta_e_loss
+
+    params = CBANParams(activation="tanh")
+    net = torch.tensor([[-12.0, -3.0, 0.5, 2.0, 15.0]], requires_grad=True)
+    y = torch.tensor([[-0.999, 0.2, 0.999, -0.5, 0.999]])
+    loss = delta_e_loss(net, torch.tanh(net), y, params)
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(net.grad).all()
+    # where tanh is not saturated, the two forms agree (float64)
+    n64 = net.detach().double()[:, 1:4]
+    v64, y64 = torch.tanh(n64), y.double()[:, 1:4]
+    direct = ((v64 - y64) * n64 + barrier(y64, params) - barrier(v64, params)).sum(1)
+    torch.testing.assert_close(delta_e_loss(n64, v64, y64, params), direct)
+    # d(ΔE)/d net = tanh(net) - y
+    torch.testing.assert_close(net.grad, torch.tanh(net.detach()) - y)

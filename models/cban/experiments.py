@@ -103,6 +103,11 @@ def run_bars(config: dict, out_dir: Path) -> xr.Dataset:
 _MNIST_SMOKE = {
     "hidden": [200, 50], "mask": "perlin", "n_train": 500, "n_test": 200, "epochs": 1, "batch_size": 250,
     "lr": 0.01, "max_iter": 100, "theta": 0.01, "max_minutes": None, "seed": 0, "progress": False,
+    # "symmetric" = D.2 pixel coding (background -0.999); "unit" = background 0, a
+    # documented deviation that avoids saturating hidden layer 1 (see mnist.py).
+    "pixel_range": "symmetric",
+    # () = constant lr (D.2); e.g. [10] divides lr by 10 from epoch 10 (deviation).
+    "lr_milestones": [],
 }
 _MNIST_PAPER = dict(_MNIST_SMOKE, n_train=None, n_test=10000, epochs=50)
 
@@ -130,12 +135,13 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
     torch.set_num_threads(1)  # tiny dense nets: threads only add overhead
     out_dir = Path(out_dir)
     keys = ("hidden", "mask", "n_train", "epochs", "batch_size", "lr", "max_iter", "theta", "max_minutes", "seed")
-    cfg = MNISTConfig(**{k: config[k] for k in keys})
+    cfg = MNISTConfig(**{k: config[k] for k in keys}, pixel_range=config.get("pixel_range", "symmetric"),
+                      lr_milestones=tuple(config.get("lr_milestones", ())))
     x_test, y_test = load_mnist("test")
     n_test = int(config["n_test"])
     x_test, y_test = x_test[:n_test], y_test[:n_test]
     model, hist = train_mnist(cfg, checkpoint=out_dir / "checkpoint.pt", progress=bool(config.get("progress", False)))
-    ev = evaluate_mnist(model, x_test, y_test, seed=cfg.seed + 1)
+    ev = evaluate_mnist(model, x_test, y_test, seed=cfg.seed + 1, pixel_range=cfg.pixel_range)
 
     ds = xr.Dataset(
         {
@@ -150,11 +156,12 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
         },
         coords={"epoch": np.asarray(hist["epoch"])},
         attrs={"experiment": "cban_mnist", "train_mask": cfg.mask, "n_test": n_test,
+               "pixel_range": cfg.pixel_range,
                "paper_accuracy": "87.5% Perlin-masked, 89.9% clean; 98.5% full-image training (CB §4.2)"},
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)
 
-    y = encode_mnist(x_test[:20], y_test[:20])
+    y = encode_mnist(x_test[:20], y_test[:20], pixel_range=cfg.pixel_range)
     c = classify(model, y, "perlin", seed=cfg.seed + 2)
     fig = plt.figure(figsize=(16, 4))
     figs.plot_mnist_completions(y, c["hidden"], c["visible"], c["dream"], fig=fig)

@@ -21,6 +21,7 @@ Over a settling trajectory of states ``t = 1..T`` (:func:`trajectory_loss`):
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -75,9 +76,17 @@ def delta_e_loss(
     """``E(y, h) - E(ṽ, h)`` per sample (B,), App B.1 (summed over units, weighted).
 
     ``(ṽ - y) * v_net + rho(y) - rho(ṽ)`` per unit, with ``v_net = f^{-1}(ṽ)``.
+
+    For tanh, ``ṽ * v_net - rho(ṽ) = log cosh(v_net)`` (rho is the convex conjugate of
+    log cosh), which is evaluated as ``softplus(2 v_net) - v_net - log 2``: the same value
+    without the NaN gradient of rho at ṽ = ±1, where float32 tanh saturates (|v_net| > ~9).
     """
     y = target.to(v_free.dtype)
-    per_unit = (v_free - y) * v_net + barrier(y, params) - barrier(v_free, params)
+    if params.activation == "tanh":
+        log_cosh = F.softplus(2 * v_net) - v_net - math.log(2.0)
+        per_unit = log_cosh - y * v_net + barrier(y, params)
+    else:
+        per_unit = (v_free - y) * v_net + barrier(y, params) - barrier(v_free, params)
     w = _weights(v_free, weight)
     if w is not None:
         per_unit = per_unit * w
