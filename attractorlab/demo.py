@@ -82,7 +82,7 @@ def dataset_figure(out_dir: Path) -> Path:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from attractorlab.results import atomic_path
+    from attractorlab.results import save_figure
 
     rows = _samples()
     ncol = 8
@@ -109,9 +109,7 @@ def dataset_figure(out_dir: Path) -> Path:
     fig.suptitle("attractorlab datasets (sha256-verified)", fontsize=11)
     fig.tight_layout()
     path = Path(out_dir) / "datasets.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
-    plt.close(fig)
+    save_figure(fig, path, bbox_inches="tight")
     print(f"  wrote {path}")
     return path
 

@@ -181,7 +181,7 @@ def summary_figure_step(out_dir: Path) -> Path:
     from attractorlab.analysis.figures import attractors as fa
     from attractorlab.analysis.figures import receptive_fields as frf
     from attractorlab.data import load_v1_nxny
-    from attractorlab.results import atomic_path, load_dataset
+    from attractorlab.results import load_dataset, save_figure
 
     out_dir = Path(out_dir)
     fig = plt.figure(figsize=(13, 8.5))
@@ -220,9 +220,7 @@ def summary_figure_step(out_dir: Path) -> Path:
     fig.suptitle("attractorlab demo: spiking dictionary learning (Lin & Tang 2019) and CBAN bar completion",
                  fontsize=11)
     path = out_dir / "summary.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
     print(f"  wrote {path}")
     return path
 

@@ -28,6 +28,7 @@ __all__ = [
     "save_dataset",
     "load_dataset",
     "atomic_path",
+    "save_figure",
     "git_commit",
     "package_versions",
     "results_root",
@@ -125,6 +126,21 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 90, close: bool = True, **kwargs) -> Path:
+    """Write a matplotlib figure atomically (format from the suffix: ``.png``, ``.svg``, ...).
+
+    Closes the figure afterwards unless ``close=False``; extra keywords go to ``savefig``.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", **kwargs)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return path
 
 
 def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
