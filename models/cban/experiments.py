@@ -31,10 +31,9 @@ _BARS_TUNED = dict(_BARS_PAPER, hidden=[100, 50], activation="leaky_sigmoid", ep
 
 
 def _savefig(fig, path: Path) -> None:
-    from attractorlab.results import atomic_path
+    from attractorlab.results import save_figure
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix.lstrip("."))
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 @register_experiment(
@@ -89,14 +88,11 @@ def run_bars(config: dict, out_dir: Path) -> xr.Dataset:
     figs.plot_bar_completions(ev["targets"], ev["hidden"], ev["trajectory"], iteration=1, fig=sub[0])
     figs.plot_accuracy_per_iteration(ev["accuracy_per_iteration"], ax=sub[1].subplots())
     _savefig(fig, out_dir / "fig2_bars.png")
-    plt.close(fig)
     fig = plt.figure(figsize=(8 * 0.9, 3 * 0.9 + 0.3))
     figs.plot_hidden_weights(w0, n=24, fig=fig)
     _savefig(fig, out_dir / "fig3_bar_weights.png")
-    plt.close(fig)
     ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
     _savefig(ax.figure, out_dir / "training_curve.png")
-    plt.close(ax.figure)
     return ds
 
 
@@ -166,8 +162,6 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
     fig = plt.figure(figsize=(16, 4))
     figs.plot_mnist_completions(y, c["hidden"], c["visible"], c["dream"], fig=fig)
     _savefig(fig, out_dir / "fig4_mnist.png")
-    plt.close(fig)
     ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
     _savefig(ax.figure, out_dir / "training_curve.png")
-    plt.close(ax.figure)
     return ds

@@ -314,7 +314,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
         },
     )
     for init in cfg["inits"]:
-        F0, F1 = spk_weights[init][0], spk_weights[init][1]
+        F1 = spk_weights[init][1]
         for var, dims in (("F", ("atom", "pixel")), ("B", ("pixel", "atom")), ("H", ("atom", "atom2"))):
             ds[f"{var}_{init}"] = (dims, F1[var], {"long_name": f"learned {var} ({init} init)", "units": "1"})
     save_dataset(ds, out_dir / "results.nc", params=cfg, seed=seed)

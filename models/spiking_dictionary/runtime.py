@@ -367,7 +367,6 @@ def run_chunk(
     import brian2 as b2
 
     K, M = x.shape
-    N = params.n_coding
     n_valid = K if n_valid is None else int(n_valid)
     valid = (np.arange(K) < n_valid).astype(np.float64)
     gam = gamma_schedule(K, *gamma)
