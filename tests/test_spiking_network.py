@@ -18,7 +18,7 @@ from attractorlab.models.spiking_dictionary import (
     run_network,
     simulate_reference,
 )
-from attractorlab.models.spiking_dictionary import runtime
+from attractorlab.models.spiking_dictionary import codegen, runtime
 from attractorlab.models.spiking_dictionary.params import check_weights
 
 M, N = 8, 16
@@ -106,6 +106,10 @@ def test_standalone_matches_oracle_and_never_recompiles():
     _assert_matches_oracle(ds, simulate_reference(X, w, p))
     build_dir = runtime.current_build_dir()
     assert build_dir is not None and build_dir.is_relative_to(runtime.build_root())
+    # the spikes above came from the dense pathway code (codegen.py), not the spike queue
+    for path in runtime.dense_pathways(p):
+        for f in (path.code_file, path.push_file):
+            assert codegen.MARKER in (build_dir / f).read_text(), f
     binary = build_dir / "main"
     mtime = binary.stat().st_mtime_ns
     before = dict(runtime.stats)
@@ -228,3 +232,16 @@ def test_inputs_in_fortran_order_are_accepted():
     X = np.asfortranarray(np.random.default_rng(0).random((5, 8)))
     out = check_inputs(X, NetworkParams(n_input=8, n_coding=4))
     assert out.flags["C_CONTIGUOUS"] and np.array_equal(out, X)
+
+
+def test_codegen_rewrites_leave_unexpected_code_alone():
+    path = codegen.DensePathway("ff", "input", 8, 16, True)
+    other = "void f() { for(int i=0;i<n;i++) { x[i] += 1; } }\n"
+    assert codegen.dense_pathway(other, path) == other
+    assert codegen.no_push(other, path) == other
+    assert codegen.untimed_step_loop(other) == other
+    push = "    {\n        ff_pre.advance();\n        ff_pre.push(_s, _s[8]);\n    }\n"
+    out = codegen.no_push(push, path)
+    assert "ff_pre.advance();" in out and ".push(" not in out and codegen.MARKER in out
+    # another pathway's push is not touched
+    assert codegen.no_push(push, codegen.DensePathway("fb", "coding", 16, 8, True)) == push

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from attractorlab.models.spiking_dictionary import codegen
 from attractorlab.models.spiking_dictionary.network import build_network, gamma_schedule
 from attractorlab.models.spiking_dictionary.params import (
     NetworkParams,
@@ -100,7 +101,7 @@ def build_key(params: NetworkParams, n_samples: int, learning: bool, record: str
         "spikes": bool(record_spikes),
         "brian2": b2.__version__, "python": sys.version.split()[0],
         "cflags": list(b2.prefs.codegen.cpp.extra_compile_args_gcc),
-        "cpu": _cpu_model(), "machine": platform.machine(), "v": 1,
+        "cpu": _cpu_model(), "machine": platform.machine(), "v": 2,
     }
     if params.float_dtype != "float64":   # keeps the keys of existing float64 builds
         spec["float"] = params.float_dtype
@@ -234,7 +235,7 @@ def _standalone_handles(params: NetworkParams, n_samples: int, learning: bool, r
             fd = _try_lock(root / f"{key}.use.lock", blocking=True)
             chosen = canonical
             try:
-                _do_build(canonical)
+                _do_build(canonical, dense_pathways(params))
             except BaseException:
                 _unlock(fd)
                 raise
@@ -250,7 +251,7 @@ def _standalone_handles(params: NetworkParams, n_samples: int, learning: bool, r
             try:
                 if not (d / _BUILT_MARKER).exists():
                     _copy_project(canonical, d)
-                _do_build(d)
+                _do_build(d, dense_pathways(params))
             except BaseException:
                 _unlock(fd)
                 raise
@@ -262,41 +263,44 @@ def _standalone_handles(params: NetworkParams, n_samples: int, learning: bool, r
     return handles, chosen
 
 
-# Brian2 2.9's ``Network::run`` reads the process CPU clock (``std::clock()``, a system
-# call) after every time step only to update ``elapsed_realtime``, which is used once,
-# after the loop.  Over 1,280 steps per sample that costs about 0.2-0.4 ms per sample
-# (10-20 % at (N, M) = (256, 128)).  The read is moved after the loop: the simulation is
-# unchanged, and so is the run time Brian2 reports.  Left as is if the text differs
-# (another Brian2 version).
-_STEP_CLOCK = """
-        current = std::clock();
-        elapsed_realtime = (double)(current - start)/(1 * CLOCKS_PER_SEC);
-"""
-_AFTER_LOOP = """    Network::_globally_running = false;
-"""
-
-
-def _untimed_step_loop(code: str) -> str:
-    if code.count(_STEP_CLOCK) != 1 or code.count(_AFTER_LOOP) != 1:
-        return code
-    return code.replace(_STEP_CLOCK, "\n").replace(_AFTER_LOOP, _AFTER_LOOP + _STEP_CLOCK)
+def dense_pathways(params: NetworkParams) -> list[codegen.DensePathway]:
+    """The all-to-all pathways of :func:`~.network.build_network` (see :mod:`.codegen`)."""
+    M, N = params.n_input, params.n_coding
+    paths = [codegen.DensePathway("ff", "input", M, N, True),
+             codegen.DensePathway("fb", "coding", N, M, True)]
+    if N > 1:
+        paths.append(codegen.DensePathway("lat", "coding", N, N - 1, False))
+    return paths
 
 
 @contextlib.contextmanager
-def _order_insensitive_writer() -> Iterator[None]:
-    """Keep an existing generated file whose lines differ from the new code only in order.
+def _order_insensitive_writer(pathways: Sequence[codegen.DensePathway] = ()) -> Iterator[dict]:
+    """Write the generated project through the rewrites of :mod:`.codegen`, and keep an
+    existing generated file whose lines differ from the new code only in order.
 
     Brian2 2.9 emits some initialisation lines (one per clock) by iterating over a set of
     objects, so two processes generate the same program with lines in a different order;
-    without this, every new process would rewrite ``main.cpp`` and recompile.
+    without this, every new process would rewrite ``main.cpp`` and recompile.  Yields the
+    set of files a dense-pathway rewrite was applied to.
     """
     from brian2.devices.cpp_standalone.device import CPPWriter
 
     orig = CPPWriter.write
+    by_file = {}
+    for p in pathways:
+        by_file[p.code_file] = (codegen.dense_pathway, p)
+        by_file[p.push_file] = (codegen.no_push, p)
+    rewritten: set[str] = set()
 
     def write(self, filename, contents):  # noqa: ANN001
         if isinstance(contents, str) and filename == "network.cpp":
-            contents = _untimed_step_loop(contents)
+            contents = codegen.untimed_step_loop(contents)
+        if isinstance(contents, str) and filename in by_file:
+            rewrite, p = by_file[filename]
+            new = rewrite(contents, p)
+            if new != contents:
+                rewritten.add(filename)
+            contents = new
         if isinstance(contents, str):
             full = os.path.join(self.project_dir, filename)
             if os.path.exists(full):
@@ -308,19 +312,25 @@ def _order_insensitive_writer() -> Iterator[None]:
 
     CPPWriter.write = write
     try:
-        yield
+        yield rewritten
     finally:
         CPPWriter.write = orig
 
 
-def _do_build(directory: Path) -> None:
+def _do_build(directory: Path, pathways: Sequence[codegen.DensePathway]) -> None:
     import brian2 as b2
 
     before = _binary_mtime(directory)
     t0 = time.perf_counter()
-    with _order_insensitive_writer():
+    with _order_insensitive_writer(pathways) as rewritten:
         b2.device.build(directory=str(directory), compile=True, run=False, clean=False,
                         with_output=False)
+        # Both halves of a dense pathway, or neither (the push alone would lose spikes).
+        for p in pathways:
+            if (p.code_file in rewritten) != (p.push_file in rewritten):
+                raise RuntimeError(
+                    f"attractorlab: the dense rewrite of pathway {p.synapses!r} matched only one of "
+                    f"{p.code_file} and {p.push_file}; unexpected code from this Brian2 version")
     stats["builds"] += 1
     if _binary_mtime(directory) != before:
         stats["compiles"] += 1
