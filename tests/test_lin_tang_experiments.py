@@ -112,6 +112,32 @@ def test_denoise_improves_psnr_with_a_patch_dictionary():
         denoise_image(img / 255.0, D)
     with pytest.raises(ValueError, match="stride"):
         denoise_image(img, D, stride=9)
+    with pytest.raises(ValueError, match="scaling"):
+        denoise_image(img, D, scaling="global")
+    # the training preprocessing (unit-std patches) as the alternative scale
+    per_patch = denoise_image(img, D, sigma=30.0, stride=2, scaling="patch", progress=False)
+    assert per_patch.attrs["scaling"] == "patch" and res.attrs["scaling"] == "noise"
+    assert per_patch.attrs["psnr_denoised"] > per_patch.attrs["psnr_noisy"] + 3.0
+
+
+def test_choose_lambda_picks_the_best_of_its_grid_on_the_calibration_image():
+    from attractorlab.data import bundled_image, sample_patches
+    from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary
+    from attractorlab.models.spiking_dictionary.denoise import choose_lambda, denoise_image
+
+    img = bundled_image("camera")[200:296, 200:296] * 255.0
+    calib = bundled_image("astronaut")[100:196, 200:296] * 255.0
+    D = sklearn_dictionary(sample_patches(img / 255.0, 8, 3000, 0), 64, LAM1, progress=False,
+                           snapshots=[3000])["D"].values
+    grid = (0.5, 2.5, 8.0)
+    lam, scores = choose_lambda(calib, D, grid=grid, stride=4)
+    assert lam in grid and scores["psnr"].sel(lam=lam) == scores["psnr"].max()
+    assert scores["psnr"].max() - scores["psnr"].min() > 1.0  # the choice matters
+    assert (np.diff(scores["mean_nonzeros"].values) < 0).all()
+    single = denoise_image(calib, D, lam=lam, stride=4, seed=1, progress=False)
+    assert single.attrs["psnr_denoised"] == pytest.approx(float(scores["psnr"].max()))
+    with pytest.raises(ValueError, match="grid"):
+        choose_lambda(calib, D, grid=())
 
 
 def test_figures_accept_results_and_return_axes():
