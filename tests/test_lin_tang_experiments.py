@@ -173,6 +173,13 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     for name in ("results.nc", "fig2_rasters.png", "fig3_consistency_symmetry.png", "fig4_objective.png",
                  "fig6_atoms.png", "fig7_denoising.png", "denoise.nc", "raster_before.nc"):
         assert (tmp_path / name).stat().st_size > 0, name
+    # receptive fields of the learned atoms against V1, added to the finished run
+    from attractorlab.models.spiking_dictionary.experiments import receptive_fields_from_results
+
+    cmp = receptive_fields_from_results(tmp_path, progress=False, max_atoms=12)
+    fits = load_dataset(tmp_path / "gabor_fits.nc")
+    assert fits.sizes["atom"] == 12 and int(cmp["n_model"]) == int(fits["good"].sum()) > 0
+    assert 0.0 <= float(cmp["distance"]) <= 1.0 and (tmp_path / "nxny_vs_v1.png").stat().st_size > 0
     saved = load_dataset(tmp_path / "results.nc")
     for var in ("objective", "samples_seen", "final_objective", "consistency", "symmetry", "D", "F_consistent",
                 "wall_time", "mean_atom_norm"):

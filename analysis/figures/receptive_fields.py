@@ -20,7 +20,7 @@ def _ax(ax, **kw):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(**kw)
+        _, ax = plt.subplots(layout="constrained", **kw)
     return ax
 
 
@@ -56,7 +56,7 @@ def ringach_plot(fits: Any, *, v1_counts: Any = None, edges: Any = None, ax=None
         edges = e if edges is None else edges
     edges = np.asarray(V1_EDGES if edges is None else edges, float)
     v1_counts = np.asarray(v1_counts, float)
-    ax = _ax(ax, figsize=(4.2, 4.0))
+    ax = _ax(ax, figsize=(5.0, 4.2))
     # pcolormesh: x axis = ny? Ringach plots nx horizontally, ny vertically.
     mesh = ax.pcolormesh(edges, edges, v1_counts.T, cmap="Greys", shading="flat", alpha=0.8)
     nx, ny = _nxny(fits, good_only)

@@ -39,7 +39,8 @@ import xarray as xr
 
 from attractorlab.experiments import register_experiment
 
-__all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results", "summary_table", "PRESETS"]
+__all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results",
+           "receptive_fields_from_results", "summary_table", "PRESETS"]
 
 
 def _presets(name: str) -> dict[str, dict[str, Any]]:
@@ -66,6 +67,11 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
         smoke.update(n_atoms=32)
     if name == "C":
         smoke.update(n_atoms=64)
+    # Gabor fits of the learned atoms against macaque V1 (nx, ny; analysis.receptive_fields)
+    # for the natural-image data sets; off in smoke runs (receptive_fields_from_results
+    # adds them to any finished run).
+    paper.update(gabor=name in ("A", "C"))
+    smoke.update(gabor=False)
     return {"smoke": smoke, "paper": paper}
 
 
@@ -355,6 +361,9 @@ def _figures(name, cfg, ds, data, X, params, spk_weights, out_dir: Path, progres
         save_dataset(after, out_dir / "raster_after.nc", params=cfg, seed=int(cfg["seed"]))
     if name == "A" and cfg.get("denoise") and main_init is not None:
         _denoise_step(cfg, spk_weights[main_init][1]["F"].T, out_dir, progress)
+    if cfg.get("gabor") and main_init is not None:
+        _gabor_step(spk_weights[main_init][1]["F"].T, tuple(data.image_shape), bool(data.split_sign),
+                    out_dir, progress, source=f"{main_init} init, after learning")
     write_figures(out_dir)
 
 
@@ -379,6 +388,44 @@ def _denoise_step(cfg: dict, D: np.ndarray, out_dir: Path, progress: bool) -> xr
     res.attrs.update(calib)
     save_dataset(res, Path(out_dir) / "denoise.nc", params=cfg, seed=int(cfg["seed"]))
     return res
+
+
+def _gabor_step(D: np.ndarray, shape: tuple[int, int], split_sign: bool, out_dir: Path, progress: bool,
+                source: str, max_atoms: int | None = None) -> xr.Dataset:
+    """Gabor fits of the atoms of ``D`` and their (nx, ny) against macaque V1.
+
+    Writes ``gabor_fits.nc``, ``v1_comparison.nc`` and ``nxny_vs_v1.png``; returns the comparison."""
+    from attractorlab.analysis import receptive_fields as rf
+    from attractorlab.analysis.figures import receptive_fields as rf_figs
+    from attractorlab.results import save_dataset, save_figure
+
+    atoms = rf.signed_atoms(D, shape, split_sign=split_sign)[:max_atoms]
+    fits = rf.fit_gabors(atoms, progress=progress, keep_images=False)
+    if not fits["good"].any():
+        raise RuntimeError(f"no atom of {source} is fitted by a Gabor; nothing to compare with V1")
+    cmp = rf.compare_with_v1(fits)
+    meta = {"source": source, "n_starts": 4, "min_r2": 0.5}
+    save_dataset(fits, Path(out_dir) / "gabor_fits.nc", params=meta, seed=0)
+    save_dataset(cmp, Path(out_dir) / "v1_comparison.nc", params=dict(meta, metric="js"), seed=0)
+    ax = rf_figs.ringach_plot(fits, comparison=cmp)
+    save_figure(ax.figure, Path(out_dir) / "nxny_vs_v1.png")
+    return cmp
+
+
+def receptive_fields_from_results(results_dir: str | Path, progress: bool = True,
+                                  max_atoms: int | None = None) -> xr.Dataset:
+    """Gabor fits and the V1 comparison for a finished ``lin_tang_*`` run (its
+    consistent-init dictionary ``F_consistent`` in ``results.nc``); see :func:`_gabor_step`."""
+    from attractorlab.results import load_dataset
+
+    results_dir = Path(results_dir)
+    ds = load_dataset(results_dir / "results.nc")
+    if "F_consistent" not in ds:
+        raise ValueError(f"results_dir must hold a lin_tang run with a consistent-init dictionary "
+                         f"(F_consistent), got variables {sorted(ds.data_vars)} in {results_dir}")
+    shape = tuple(int(v) for v in ds.attrs["image_shape"])
+    return _gabor_step(ds["F_consistent"].values.T, shape, bool(int(ds.attrs["split_sign"])), results_dir,
+                       progress, source="consistent init, after learning", max_atoms=max_atoms)
 
 
 def denoise_from_results(results_dir: str | Path, progress: bool = True, **overrides: Any) -> xr.Dataset:
