@@ -95,5 +95,5 @@ def test_sgd_rejects_bad_input(planted, bad):
     kw = dict(n_atoms=4, lam1=LAM, eta=0.1, progress=False)
     kw.update(bad)
     name = next(iter(bad))
-    with pytest.raises(ValueError, match=name if name != "n_atoms" else "n_atoms"):
+    with pytest.raises(ValueError, match=name):
         sgd_dictionary(X, **kw)

@@ -63,7 +63,6 @@ def test_energy_never_increases_per_layer_update(act, order, seed):
         x = list(state.x)
         w = net.weights()
         e_prev = net.energy(x, ev)
-        n_updates = 0
         with torch.no_grad():
             for _ in range(6):
                 for group in update_groups(net.n_layers, order):
@@ -74,9 +73,7 @@ def test_energy_never_increases_per_layer_update(act, order, seed):
                         tol = REL_TOL * (1 + e_prev.abs())
                         assert torch.all(e <= e_prev + tol), (act, order, l, (e - e_prev).max())
                         e_prev = e
-                        n_updates += 1
         # did anything happen: the energy went down substantially from the start
-        assert n_updates > 0
         assert torch.all(e_prev < net.energy(state.x, ev) - 1e-3)
 
 

@@ -32,7 +32,6 @@ def _batch(seed=0, n=6, d=10):
 @pytest.mark.parametrize("norm", ["l2", "linf"])
 def test_normalise_gradients_sets_unit_norm_per_tensor(norm):
     net = build_fban(sizes=(10, 7, 4), seed=0)
-    cfg = TrainConfig(optimizer="sgd_" + norm, lr=0.1)
     b = _batch()
     res = net.settle(b.evidence, record=True)
     from attractorlab.models.cban import trajectory_loss
@@ -42,7 +41,6 @@ def test_normalise_gradients_sets_unit_norm_per_tensor(norm):
     for p in net.parameters():
         n = p.grad.norm() if norm == "l2" else p.grad.abs().max()
         assert abs(float(n) - 1.0) < 1e-5
-    del cfg
 
 
 def test_sgd_l2_step_moves_each_tensor_by_lr():

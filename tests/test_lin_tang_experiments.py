@@ -103,7 +103,9 @@ def test_denoise_improves_psnr_with_a_patch_dictionary():
     X = sample_patches(img / 255.0, 8, 3000, 0)
     D = sklearn_dictionary(X, 64, LAM1, progress=False, snapshots=[3000])["D"].values
     res = denoise_image(img, D, sigma=30.0, stride=2, progress=False)
-    assert res.attrs["psnr_noisy"] == pytest.approx(psnr(res["noisy"].values, img))
+    mse = np.mean((res["noisy"].values - img) ** 2)  # PSNR by hand, not by the function under test
+    assert res.attrs["psnr_noisy"] == pytest.approx(10 * np.log10(255.0 ** 2 / mse))
+    assert psnr(res["denoised"].values, img) == pytest.approx(res.attrs["psnr_denoised"])
     assert 18.3 < res.attrs["psnr_noisy"] < 21.0  # sigma = 30 -> 18.6 dB; clipping at 0 and 255 raises it
     assert res.attrs["psnr_denoised"] > res.attrs["psnr_noisy"] + 3.0
     assert res.attrs["mean_nonzeros"] > 0
@@ -180,6 +182,14 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     fits = load_dataset(tmp_path / "gabor_fits.nc")
     assert fits.sizes["atom"] == 12 and int(cmp["n_model"]) == int(fits["good"].sum()) > 0
     assert 0.0 <= float(cmp["distance"]) <= 1.0 and (tmp_path / "nxny_vs_v1.png").stat().st_size > 0
+    # Fig. 7 redone with the current preset's method (lambda chosen on another image)
+    from attractorlab.models.spiking_dictionary.experiments import denoise_from_results
+
+    den = denoise_from_results(tmp_path, progress=False, denoise_stride=8)
+    assert den.attrs["lam_chosen_on"] == "astronaut" and den.attrs["scaling"] == "noise"
+    assert den.attrs["stride"] == 8 and den.attrs["psnr_denoised"] > den.attrs["psnr_noisy"]
+    with pytest.raises(FileNotFoundError, match="results"):
+        denoise_from_results(tmp_path / "nowhere")
     saved = load_dataset(tmp_path / "results.nc")
     for var in ("objective", "samples_seen", "final_objective", "consistency", "symmetry", "D", "F_consistent",
                 "wall_time", "mean_atom_norm"):

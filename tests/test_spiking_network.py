@@ -67,6 +67,7 @@ def test_float32_option_matches_oracle_and_really_is_float32():
     assert np.abs(ds32.b.values * T - ref["cnt_input"]).max() <= 1
     assert ds32.u.dtype == np.float64
     ds64 = run_network(X, w, p64, device="numpy")
+    assert not np.array_equal(ds32.u.values, ds64.u.values)  # the option is really applied
     if np.array_equal(ds32.a.values, ds64.a.values) and np.array_equal(ds32.b.values, ds64.b.values):
         du = np.abs(ds32.u.values - ds64.u.values).max()
         assert 0 < du < 1e-4, du

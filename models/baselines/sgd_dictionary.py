@@ -20,8 +20,9 @@ against the FISTA oracle :func:`~attractorlab.models.baselines.fista.nonneg_lass
 ``tests/test_baselines_dictionary.py``.
 
 Several learning rates (e.g. eta0, 2 eta0, 0.5 eta0) run in lockstep on the same sample
-order: their dictionaries are stacked along a leading axis so each FISTA iteration is one
-batched matrix product for all of them.
+order: their dictionaries are stacked along a leading axis, so with ``coder="fista"`` each
+FISTA iteration is one batched matrix product for all of them (the default coordinate-descent
+coder loops over the rates).
 """
 
 from __future__ import annotations

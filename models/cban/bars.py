@@ -113,7 +113,7 @@ def evaluate_bars(model: CBAN, *, n_masks: int = 500, seed: int = 1, p_observe=(
         ``pixel_accuracy`` (fraction of masked pixels with the right sign),
         ``image_accuracy`` (fraction of evidence states completed without error),
         ``accuracy_per_iteration`` (masked-pixel accuracy of the visible state after
-        iteration t = 1..T; converged samples keep their final state), ``iters`` (mean t*),
+        iteration t = 1..T; the whole batch iterates until every sample has converged), ``iters`` (mean t*),
         ``n_masked_pixels``, and ``targets``/``hidden``/``trajectory`` of the first 20
         evidence states (for Fig 2).
     """

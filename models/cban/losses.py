@@ -15,8 +15,7 @@ Over a settling trajectory of states ``t = 1..T`` (:func:`trajectory_loss`):
                  (BPTT through all of them; used for every paper run).
 ``"td_lambda"``  the loss at iteration ``t`` uses target ``z_t`` with ``z_T = y`` and
                  ``z_t = (1 - λ) sg(ṽ_{t+1}) + λ z_{t+1}`` (PAPERS II.7(9); λ = 1 is TD(1)).
-``"final"``      loss at the last iteration only (CBAN-noTD; also the stationary phase
-                 when the trajectory holds only the post-convergence steps).
+``"final"``      loss at the last iteration only (CBAN-noTD).
 """
 
 from __future__ import annotations

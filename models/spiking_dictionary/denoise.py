@@ -34,9 +34,9 @@ import xarray as xr
 __all__ = ["psnr", "add_noise", "denoise_image", "choose_lambda", "SCALINGS", "DEFAULT_LAM"]
 
 SCALINGS = ("noise", "patch")
-#: Default coding weight per scaling: "noise" chosen by :func:`choose_lambda` on
-#: scikit-image's "astronaut" (grey, sigma = 30, stride 4) with the Dataset A paper-run
-#: dictionary (grid 2, 2.5, 3, 3.5: 25.87, 25.87, 25.65, 25.33 dB); "patch" = lambda_1.
+#: Default coding weight per scaling: "noise" is what :func:`choose_lambda` picked on
+#: scikit-image's "astronaut" (grey, sigma = 30, stride 4) for the Dataset A paper-run
+#: dictionary (its grid scores are stored in that run's ``denoise.nc``); "patch" = lambda_1.
 DEFAULT_LAM = {"noise": 2.5, "patch": 0.3}
 
 
@@ -203,7 +203,8 @@ def choose_lambda(
     """The ``lam`` of ``grid`` that denoises ``calibration`` (0-255) best, and the scores.
 
     Use an image other than the one to be reported, so that the reported PSNR is not
-    tuned on it.  Ties go to the larger ``lam`` (the sparser code).
+    tuned on it.  Scores equal to 0.01 dB count as ties, which go to the larger ``lam``
+    (the sparser code).
 
     Returns
     -------

@@ -137,14 +137,6 @@ def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Pa
     return snaps, wall
 
 
-def _sklearn_or_none():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
-
-
 def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     """Run data set ``name`` ("A", "B" or "C") with ``config`` (a preset, see :data:`PRESETS`)."""
     from tqdm.auto import tqdm
@@ -190,10 +182,19 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     finals: dict[str, np.ndarray] = {}
     walls: dict[str, float] = {}
 
+    initial: dict[str, float] = {}   # every learner starts from D0: its objective is solved once
+
+    def objective(D):
+        if np.array_equal(D, D0):
+            if not initial:
+                initial["o"], initial["z"] = dictionary_objective(D0, X_eval, lam1, return_nnz=True)
+            return initial["o"], initial["z"]
+        return dictionary_objective(D, X_eval, lam1, return_nnz=True)
+
     def evaluate(method, samples, dicts):
         objs, nnzs, norms = [], [], []
         for D in tqdm(dicts, desc=f"objective {method}", disable=not progress, leave=False):
-            o, z = dictionary_objective(D, X_eval, lam1, return_nnz=True)
+            o, z = objective(D)
             objs.append(o)
             nnzs.append(z)
             norms.append(float(np.linalg.norm(D, axis=0).mean()))
@@ -254,7 +255,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
             evaluate(m, marks, list(sgd_ds["D_snapshots"].values[k]))
             walls[m] = float(sgd_ds.attrs["wall_time"]) / len(factors)
 
-    if cfg["sklearn"] and _sklearn_or_none():
+    if cfg["sklearn"]:
         ck = ckpt_dir / "sklearn.nc"
         if ck.exists():
             sk = load_dataset(ck)
@@ -333,16 +334,6 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     return ds
 
 
-def _savefig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from attractorlab.results import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:])
-    plt.close(fig)
-
-
 def _figures(name, cfg, ds, data, X, params, spk_weights, out_dir: Path, progress: bool) -> None:
     """Compute what the figures need beyond ``results.nc`` (rasters, denoising), save it,
     then draw every figure from the saved files (:func:`write_figures`)."""
@@ -403,47 +394,50 @@ def _gabor_step(D: np.ndarray, shape: tuple[int, int], split_sign: bool, out_dir
     fits = rf.fit_gabors(atoms, progress=progress, keep_images=False)
     if not fits["good"].any():
         raise RuntimeError(f"no atom of {source} is fitted by a Gabor; nothing to compare with V1")
-    cmp = rf.compare_with_v1(fits)
-    meta = {"source": source, "n_starts": 4, "min_r2": 0.5}
-    save_dataset(fits, Path(out_dir) / "gabor_fits.nc", params=meta, seed=0)
-    save_dataset(cmp, Path(out_dir) / "v1_comparison.nc", params=dict(meta, metric="js"), seed=0)
+    cmp = rf.compare_with_v1(fits)   # fit settings are in fits.attrs, the metric in cmp.attrs
+    save_dataset(fits, Path(out_dir) / "gabor_fits.nc", params={"source": source}, seed=0)
+    save_dataset(cmp, Path(out_dir) / "v1_comparison.nc", params={"source": source}, seed=0)
     ax = rf_figs.ringach_plot(fits, comparison=cmp)
     save_figure(ax.figure, Path(out_dir) / "nxny_vs_v1.png")
     return cmp
+
+
+def _final_dictionary(results_dir: Path, dataset: str | None = None) -> xr.Dataset:
+    """``results.nc`` of a finished run that holds the consistent-init dictionary."""
+    from attractorlab.results import load_dataset
+
+    ds = load_dataset(Path(results_dir) / "results.nc")
+    if "F_consistent" not in ds or (dataset is not None and ds.attrs.get("dataset") != dataset):
+        raise ValueError(f"results_dir must hold a lin_tang_{dataset or '*'} run with a consistent-init "
+                         f"dictionary (F_consistent); {results_dir} holds dataset "
+                         f"{ds.attrs.get('dataset')!r} with variables {sorted(ds.data_vars)}")
+    return ds
 
 
 def receptive_fields_from_results(results_dir: str | Path, progress: bool = True,
                                   max_atoms: int | None = None) -> xr.Dataset:
     """Gabor fits and the V1 comparison for a finished ``lin_tang_*`` run (its
     consistent-init dictionary ``F_consistent`` in ``results.nc``); see :func:`_gabor_step`."""
-    from attractorlab.results import load_dataset
-
-    results_dir = Path(results_dir)
-    ds = load_dataset(results_dir / "results.nc")
-    if "F_consistent" not in ds:
-        raise ValueError(f"results_dir must hold a lin_tang run with a consistent-init dictionary "
-                         f"(F_consistent), got variables {sorted(ds.data_vars)} in {results_dir}")
+    ds = _final_dictionary(results_dir)
     shape = tuple(int(v) for v in ds.attrs["image_shape"])
-    return _gabor_step(ds["F_consistent"].values.T, shape, bool(int(ds.attrs["split_sign"])), results_dir,
+    return _gabor_step(ds["F_consistent"].values.T, shape, bool(int(ds.attrs["split_sign"])), Path(results_dir),
                        progress, source="consistent init, after learning", max_atoms=max_atoms)
 
 
 def denoise_from_results(results_dir: str | Path, progress: bool = True, **overrides: Any) -> xr.Dataset:
-    """Redo the Fig. 7 step of a finished ``lin_tang_A`` run from its ``results.nc``.
+    """Redo the Fig. 7 step of a finished ``lin_tang_A`` run with the current method.
 
-    Uses the learned dictionary of the consistent-init run (``F_consistent``) and the
-    run's configuration with ``overrides`` (e.g. ``denoise_stride=4``,
-    ``denoise_scaling="patch"``, ``denoise_lam=0.3``); rewrites ``denoise.nc`` and the figures.
+    Uses the learned dictionary of the consistent-init run (``F_consistent``), the run's
+    image and seed, the paper preset's ``denoise_*`` settings (not those stored with an
+    older run) and ``overrides`` (e.g. ``denoise_stride=4``, ``denoise_scaling="patch"``,
+    ``denoise_lam=0.3``); rewrites ``denoise.nc`` and the figures.
     """
-    from attractorlab.results import load_dataset, params_of
+    from attractorlab.results import params_of
 
-    results_dir = Path(results_dir)
-    ds = load_dataset(results_dir / "results.nc")
-    if ds.attrs.get("dataset") != "A" or "F_consistent" not in ds:
-        raise ValueError(f"results_dir must hold a lin_tang_A run with a consistent-init dictionary, "
-                         f"got dataset={ds.attrs.get('dataset')!r} in {results_dir}")
-    cfg = {**PRESETS["A"]["paper"], **params_of(ds), **overrides}
-    res = _denoise_step(cfg, ds["F_consistent"].values.T, results_dir, progress)
+    ds = _final_dictionary(results_dir, "A")
+    paper = PRESETS["A"]["paper"]
+    cfg = {**paper, **params_of(ds), **{k: v for k, v in paper.items() if k.startswith("denoise")}, **overrides}
+    res = _denoise_step(cfg, ds["F_consistent"].values.T, Path(results_dir), progress)
     write_figures(results_dir)
     return res
 
@@ -466,7 +460,7 @@ def write_figures(results_dir: str | Path, out_dir: str | Path | None = None) ->
     import matplotlib.pyplot as plt
 
     from attractorlab.analysis.figures import lin_tang as figs
-    from attractorlab.results import load_dataset
+    from attractorlab.results import load_dataset, save_figure
 
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
@@ -485,30 +479,30 @@ def write_figures(results_dir: str | Path, out_dir: str | Path | None = None) ->
         fig.suptitle(f"{title}: spikes at gamma = {float(before['phase'][0]):g}, then gamma = "
                      f"{float(before['phase'][1]):g}")
         written.append(out_dir / "fig2_rasters.png")
-        _savefig(fig, written[-1])
+        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
     if ds.sizes.get("init", 0):
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
         figs.fig3_consistency_symmetry(ds, axes=axes)
         fig.suptitle(title)
         written.append(out_dir / "fig3_consistency_symmetry.png")
-        _savefig(fig, written[-1])
+        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
     fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
     figs.fig4_objective(ds, ax=ax, title=f"{title}, {ds.attrs['n_atoms']} atoms")
     written.append(out_dir / "fig4_objective.png")
-    _savefig(fig, written[-1])
+    save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
     shown = [m for m in ("spiking_consistent", "spiking_random", "sgd_1", "sklearn") if m in ds["learner"].values]
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 5.2), squeeze=False, layout="constrained")
     for ax, m in zip(axes[0], shown):
         figs.fig6_atoms(ds["D"].sel(learner=m).values, shape, split, ax=ax, title=figs._label(m, ds))
     fig.suptitle(f"{title}: learned atoms (largest norms first)")
     written.append(out_dir / "fig6_atoms.png")
-    _savefig(fig, written[-1])
+    save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
     if (results_dir / "denoise.nc").exists():
         res = load_dataset(results_dir / "denoise.nc")
         fig, axes = plt.subplots(1, 3, figsize=(12, 4.3), layout="constrained")
         figs.fig7_denoising(res, axes=axes)
         written.append(out_dir / "fig7_denoising.png")
-        _savefig(fig, written[-1])
+        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
     return written
 
 

@@ -118,8 +118,8 @@ def calibrate_lam2(X: np.ndarray, lam1: float, D: np.ndarray | None = None, *, n
 
     with a*(x) the exact non-negative LASSO code of x under a unit-norm dictionary D.
     The codes of a learned dictionary differ from those of a random one, so ``D`` should
-    be a learned unit-norm dictionary (the ``lin_tang`` experiments use the SGD baseline's
-    final dictionary); without ``D``, a short SGD run (5,000 samples, eta = 0.02, ``n_atoms``
+    be a learned unit-norm dictionary; without ``D`` (as the ``lin_tang`` experiments call
+    it), a short SGD run (5,000 samples, eta = 0.02, ``n_atoms``
     atoms) provides one.
 
     Parameters

@@ -13,6 +13,10 @@ Two back ends run the same :func:`~.network.build_network` model:
 * ``"numpy"``: Brian2's runtime device with the numpy code-generation target (no compiler;
   slow; for small checks).
 
+The generated C++ goes through the rewrites of :mod:`.codegen` (per-step clock read moved
+after the loop; all-to-all pathways without the spike queue), which leave the simulation
+unchanged.
+
 The number of samples is baked into a compiled project (TimedArray shapes, duration), so
 inputs are cut into chunks of fixed size; the last chunk is padded with zeros and its
 padding outputs are discarded (padding samples never update weights).
@@ -274,7 +278,7 @@ def dense_pathways(params: NetworkParams) -> list[codegen.DensePathway]:
 
 
 @contextlib.contextmanager
-def _order_insensitive_writer(pathways: Sequence[codegen.DensePathway] = ()) -> Iterator[dict]:
+def _order_insensitive_writer(pathways: Sequence[codegen.DensePathway] = ()) -> Iterator[set[str]]:
     """Write the generated project through the rewrites of :mod:`.codegen`, and keep an
     existing generated file whose lines differ from the new code only in order.
 
@@ -470,7 +474,7 @@ def _collect(h: dict, params: NetworkParams, K: int, record: str, record_spikes:
 
 # --- public: run the network on many samples -----------------------------------------------
 
-def default_chunk_size(params: NetworkParams, n_samples: int | None = None) -> int:
+def default_chunk_size(params: NetworkParams) -> int:
     """Default samples per compiled simulation: 200, fewer for very large networks.
 
     Deliberately independent of the number of samples, so that runs on different data
@@ -535,7 +539,7 @@ def run_network(
     P = X.shape[0]
     if chunk_size is None:
         # the numpy runtime compiles nothing: no reason to pad
-        K = P if device == "numpy" else default_chunk_size(params, P)
+        K = P if device == "numpy" else default_chunk_size(params)
     else:
         K = int(chunk_size)
     if K < 1:
