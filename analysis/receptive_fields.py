@@ -31,7 +31,10 @@ patch mean). A fit is **rejected** (``good = False``) when, in this order,
 2. the centre lies outside the patch (more than half a pixel beyond the border pixels):
    ``"centre_outside"``;
 3. ``sigma_x`` or ``sigma_y`` exceeds the patch size ``max(H, W)``: ``"sigma_too_large"``;
-4. ``f`` is above 0.5 cycles/pixel (Nyquist along an axis): ``"above_nyquist"``.
+4. ``sigma_x`` or ``sigma_y`` is below ``min_sigma`` (default 0.5 pixel): ``"sigma_too_small"``.
+   A field of one or two pixels fits a Gabor perfectly (R^2 = 1, sigma at the 0.3-pixel
+   bound), yet its envelope and carrier are not resolved, so its (nx, ny) says nothing;
+5. ``f`` is above 0.5 cycles/pixel (Nyquist along an axis): ``"above_nyquist"``.
 
 Fits are also flagged ``low_pass`` when the carrier is not resolved within the envelope:
 ``nx < 0.1`` (less than a tenth of a period per envelope s.d., the lower edge of the V1
@@ -235,7 +238,7 @@ def _initial_guesses(img: np.ndarray, n_starts: int) -> list[np.ndarray]:
     return out
 
 
-def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5,
+def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 0.5,
               max_nfev: int = 400) -> dict[str, Any]:
     """Least-squares fit of a 2-D Gabor (module docstring) to one patch.
 
@@ -248,6 +251,8 @@ def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5,
         narrower/wider envelope and lower/higher frequency. The lowest-cost fit is kept.
     min_r2 : float
         Rejection threshold on the explained variance (see module docstring).
+    min_sigma : float
+        Smallest accepted envelope s.d. in pixels (0 disables the rule).
     max_nfev : int
         Function-evaluation cap of each ``scipy.optimize.least_squares`` run.
 
@@ -264,6 +269,8 @@ def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5,
         raise ValueError(f"image must be a 2-D array of at least 3x3 pixels, got shape {img.shape}")
     if not 1 <= n_starts <= 6:
         raise ValueError(f"n_starts must be in 1..6, got {n_starts}")
+    if not min_sigma >= 0:
+        raise ValueError(f"min_sigma must be >= 0 pixels, got {min_sigma}")
     if not np.all(np.isfinite(img)):
         raise ValueError("image contains NaN or inf values")
     H, W = img.shape
@@ -309,6 +316,8 @@ def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5,
         reason = "centre_outside"
     elif max(p[5], p[6]) > smax:
         reason = "sigma_too_large"
+    elif min(p[5], p[6]) < min_sigma:
+        reason = "sigma_too_small"
     elif p[3] > 0.5:
         reason = "above_nyquist"
     out["good"] = reason == ""
@@ -339,8 +348,8 @@ _VAR_ATTRS = {
 }
 
 
-def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, progress: bool = False,
-               keep_images: bool = True) -> xr.Dataset:
+def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 0.5,
+               progress: bool = False, keep_images: bool = True) -> xr.Dataset:
     """Fit a Gabor to every atom.
 
     Parameters
@@ -348,7 +357,7 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, progress: 
     atoms : (n_atoms, H, W) array or DataArray
         Signed receptive fields (use :func:`signed_atoms` for pos/neg-split dictionaries,
         :func:`effective_receptive_fields` for network units).
-    n_starts, min_r2 : see :func:`fit_gabor`.
+    n_starts, min_r2, min_sigma : see :func:`fit_gabor`.
     progress : bool
         Show a tqdm progress bar.
     keep_images : bool
@@ -358,7 +367,7 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, progress: 
     -------
     xr.Dataset
         Dim ``atom``; variables of :func:`fit_gabor` (``good`` bool, ``reason`` str) and,
-        with ``keep_images``, ``rf`` and ``fit``. Attrs: ``min_r2``, ``n_starts``,
+        with ``keep_images``, ``rf`` and ``fit``. Attrs: ``min_r2``, ``min_sigma``, ``n_starts``,
         ``rejection`` (the criterion in words), ``n_good``.
     """
     arr = _to_numpy(atoms)
@@ -370,14 +379,15 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, progress: 
         from tqdm.auto import tqdm
         it = tqdm(it, desc="Gabor fits", unit="atom")
     for k in it:
-        rows.append(fit_gabor(arr[k], n_starts=n_starts, min_r2=min_r2))
+        rows.append(fit_gabor(arr[k], n_starts=n_starts, min_r2=min_r2, min_sigma=min_sigma))
     coords = {"atom": np.arange(arr.shape[0])}
     data = {}
     for name, (long_name, units) in _VAR_ATTRS.items():
         data[name] = xr.DataArray(np.array([r[name] for r in rows], float), dims="atom",
                                   attrs={"long_name": long_name, "units": units})
     data["good"] = xr.DataArray(np.array([r["good"] for r in rows], bool), dims="atom",
-                                attrs={"long_name": f"fit accepted (R^2 >= {min_r2}, centre inside, sigma <= patch)"})
+                                attrs={"long_name": f"fit accepted (R^2 >= {min_r2}, centre inside, "
+                                                     f"{min_sigma} pixel <= sigma <= patch)"})
     data["low_pass"] = xr.DataArray(np.array([r["low_pass"] for r in rows], bool), dims="atom",
                                     attrs={"long_name": "carrier unresolved (nx < 0.1 or amplitude > 3 x peak |rf|)"})
     data["reason"] = xr.DataArray(np.array([r["reason"] for r in rows], dtype=object).astype(str),
@@ -389,9 +399,10 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, progress: 
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update({
         "min_r2": float(min_r2),
+        "min_sigma": float(min_sigma),
         "n_starts": int(n_starts),
         "rejection": (f"R^2 < {min_r2}, or centre outside the patch, or sigma_x/sigma_y > patch size, "
-                      "or f > 0.5 cycles/pixel"),
+                      f"or sigma_x/sigma_y < {min_sigma} pixel, or f > 0.5 cycles/pixel"),
         "n_good": int(data["good"].values.sum()),
         "n_low_pass": int((data["good"].values & data["low_pass"].values).sum()),
         "gabor_convention": "x' across carrier at angle theta from +x (columns) towards +y (rows)",

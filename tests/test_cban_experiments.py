@@ -60,6 +60,39 @@ def test_mnist_unit_pixel_range_keeps_labels_and_silences_background():
         MNISTConfig(lr_milestones=(-1,))
 
 
+def test_mnist_loss_units_unobserved_drops_clamped_pixels_from_the_loss():
+    from attractorlab.models.cban import CBANParams, build_fban
+    from attractorlab.models.cban.mnist import MNISTConfig, mnist_batches
+    from attractorlab.models.cban.train import TrainConfig, make_optimizer, train_step
+
+    rng = np.random.default_rng(2)
+    y = encode_mnist(rng.integers(0, 256, size=(8, 28, 28), dtype=np.uint8), rng.integers(0, 10, size=8),
+                     pixel_range="unit")
+    grads = {}
+    for units in ("all", "unobserved"):
+        for mask in ("none", "perlin"):
+            cfg = MNISTConfig(mask=mask, batch_size=8, loss_units=units)
+            batch = next(iter(mnist_batches(y, cfg)(0, torch.Generator().manual_seed(0))))
+            if units == "unobserved":
+                assert torch.equal(batch.weight, (~batch.evidence.mask).float())
+            else:
+                assert batch.weight is None
+            model = build_fban(sizes=(812, 16, 8), params=CBANParams(activation="tanh", max_iter=5), seed=0)
+            tcfg = TrainConfig(loss="delta_e_plus", optimizer="sgd", lr=1e-3, progress=False)
+            train_step(model, batch, tcfg, make_optimizer(model, tcfg))
+            grads[units, mask] = model.biases[0].grad.detach().clone()
+    # clamped pixels reach the loss only through their own ṽ, i.e. only through the visible biases
+    assert grads["all", "none"][:N_PIXELS].abs().max() > 1e-4
+    assert torch.all(grads["unobserved", "none"][:N_PIXELS] == 0)
+    assert grads["unobserved", "none"][N_PIXELS:].abs().max() > 1e-4  # the labels still learn
+    assert grads["unobserved", "perlin"][:N_PIXELS].abs().max() > 1e-4  # hidden pixels still count
+    with pytest.raises(ValueError, match="loss_units"):
+        MNISTConfig(loss_units="clamped")
+    with pytest.raises(ValueError, match="optimizer"):
+        MNISTConfig(optimizer="rmsprop")
+    assert MNISTConfig().loss_units == "all" and MNISTConfig().optimizer == "sgd_linf"  # D.2 defaults
+
+
 def test_cban_bars_smoke_experiment(tmp_path):
     assert set(get_experiment("cban_bars").presets) >= {"smoke", "paper"}
     ds = run_experiment("cban_bars", "smoke", {"epochs": 60, "n_eval_masks": 5}, out_dir=tmp_path)

@@ -53,6 +53,23 @@ def test_sgd_l2_step_moves_each_tensor_by_lr():
         assert abs(float((p.detach() - p0).norm()) - 0.05) < 1e-5
 
 
+def test_weight_decay_shrinks_weights_by_lr_times_decay():
+    for opt_name, cls in (("adam", torch.optim.AdamW), ("sgd_linf", torch.optim.SGD)):
+        net = build_fban(sizes=(10, 7, 4), seed=2)
+        cfg = TrainConfig(optimizer=opt_name, lr=0.1, weight_decay=0.5)
+        opt = make_optimizer(net, cfg)
+        assert type(opt) is cls
+        before = [p.detach().clone() for p in net.parameters()]
+        for p in net.parameters():
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        for p0, p in zip(before, net.parameters()):  # zero gradient: only the decay acts
+            torch.testing.assert_close(p.detach(), p0 * (1 - 0.1 * 0.5))
+    assert type(make_optimizer(net, TrainConfig(optimizer="adam"))) is torch.optim.Adam
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainConfig(weight_decay=-1.0)
+
+
 def test_schedules():
     cfg = TrainConfig(lr=0.01, lr_milestones=step_milestones(100, 20, 3), lr_gamma=0.1,
                       theta_milestones=((5, 0.1),))
@@ -111,6 +128,26 @@ def test_checkpoint_resume_gives_identical_weights(tmp_path):
     assert hist_b["epoch"] == [0, 1, 2, 3]
     assert hist_a["loss"] == pytest.approx(hist_b["loss"])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
+    def batches(epoch, gen):
+        y = torch.rand(8, 10, generator=gen) * 1.8 - 0.9
+        yield Batch(Evidence(y, torch.rand(8, 10, generator=gen) < 0.5), y)
+
+    ck = tmp_path / "ck.pt"
+    cfg = TrainConfig(epochs=1, lr=0.02, progress=False)
+    train(build_fban(sizes=(10, 6, 3), seed=4), batches, cfg, checkpoint=ck, run_config={"mask": "perlin", "hidden": (6, 3)})
+    with pytest.raises(ValueError, match=r"optimizer: checkpoint 'sgd_l2', now 'adam'"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2, optimizer="adam"),
+              checkpoint=ck)
+    with pytest.raises(ValueError, match=r"mask: checkpoint 'perlin', now 'none'"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2), checkpoint=ck,
+              run_config={"mask": "none", "hidden": (6, 3)})
+    # a longer schedule and the same run settings (tuples and lists alike) resume
+    hist = train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2, lr=0.01),
+                 checkpoint=ck, run_config={"mask": "perlin", "hidden": [6, 3]})
+    assert hist["epoch"] == [0, 1]
 
 
 def test_callback_can_stop_training(tmp_path):

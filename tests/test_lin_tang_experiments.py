@@ -62,12 +62,13 @@ def test_calibrate_lam2_is_lam1_times_mean_code_mass(planted):
 
 @pytest.mark.standalone
 def test_spiking_learner_recovers_planted_dictionary(planted):
-    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
+    from attractorlab.models.spiking_dictionary import (
+        LearningParams, NetworkParams, consistent_weights, learn_dictionary,
+    )
 
     X, Xte, Dtrue = planted
     D0 = random_dictionary(M, N, 0)
-    H0 = D0.T @ D0
-    init = {"F": D0.T.copy(), "B": D0.copy(), "H": H0, "s": np.diag(H0).copy()}
+    init = consistent_weights(D0)
     lam2 = calibrate_lam2(X, LAM1, Dtrue)
     ds = learn_dictionary(X, NetworkParams(M, N, lam1=LAM1), LearningParams(eta_D=0.04, lam2=lam2), init=init,
                           snapshot_every=K, chunk_size=K, progress=False)

@@ -117,6 +117,22 @@ def test_off_patch_centre_is_rejected():
     assert fit["reason"] == "centre_outside" and not fit["good"]
 
 
+def test_single_pixel_fields_fit_perfectly_but_are_rejected():
+    one = np.zeros((16, 16))
+    one[7, 8] = 1.0
+    pair = one.copy()
+    pair[7, 9] = -1.0
+    for img in (one, pair):
+        fit = rf.fit_gabor(img)
+        assert fit["r2"] > 0.99 and min(fit["sigma_x"], fit["sigma_y"]) < 0.5  # unresolved envelope
+        assert fit["reason"] == "sigma_too_small" and not fit["good"]
+        assert rf.fit_gabor(img, min_sigma=0)["reason"] != "sigma_too_small"
+    narrow = rf.gabor((16, 16), x0=7.5, y0=7.5, theta=0.3, frequency=0.25, phase=0.0, sigma_x=1.0, sigma_y=1.5)
+    assert rf.fit_gabor(narrow)["good"]  # a one-pixel envelope s.d. is still a resolved field
+    with pytest.raises(ValueError, match="min_sigma"):
+        rf.fit_gabor(one, min_sigma=-1)
+
+
 def test_fit_gabors_dataset_and_signed_atoms(rng):
     k = 8
     g1 = rf.gabor((k, k), x0=3.5, y0=3.5, theta=0.4, frequency=0.2, phase=0.0, sigma_x=1.8, sigma_y=2.5)

@@ -164,7 +164,9 @@ def train_bars(cfg: BarsConfig = BarsConfig(), *, progress: bool = False, checkp
             hist.setdefault("eval_pixel_accuracy", []).append(ev["pixel_accuracy"])
 
     t0, c0 = time.perf_counter(), time.process_time()
-    hist = train(model, bar_batches(cfg.repeats, cfg.p_observe, cfg.target_scale), tcfg, checkpoint=checkpoint, callback=callback)
+    run_config = {k: getattr(cfg, k) for k in ("hidden", "activation", "repeats", "p_observe", "target_scale")}
+    hist = train(model, bar_batches(cfg.repeats, cfg.p_observe, cfg.target_scale), tcfg, checkpoint=checkpoint,
+                 callback=callback, run_config=run_config)
     hist["train_seconds"] = time.perf_counter() - t0
     hist["train_cpu_seconds"] = time.process_time() - c0
     return model, hist

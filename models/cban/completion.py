@@ -170,7 +170,11 @@ def train_completion_model(variant: str, images: torch.Tensor, cfg: dict, ckpt_d
         )
         return model, {"loss": loss, "iters": [math.nan] * len(loss)}
     model = _build(cfg, variant, tuple(images.shape[1:]))
-    hist = train(model, _batches(images, cfg, mask_fn), _train_config(cfg, v["td"]), checkpoint=ckpt)
+    run_keys = ("n_train", "batch_size", "channels", "kernel_size", "init_std", "mask", "mask_fraction",
+                "square_min", "square_max", "perlin_frequency")
+    run_config = {"variant": variant, **{k: cfg.get(k) for k in run_keys}}
+    hist = train(model, _batches(images, cfg, mask_fn), _train_config(cfg, v["td"]), checkpoint=ckpt,
+                 run_config=run_config)
     return model, hist
 
 

@@ -104,6 +104,9 @@ _MNIST_SMOKE = {
     "pixel_range": "symmetric",
     # () = constant lr (D.2); e.g. [10] divides lr by 10 from epoch 10 (deviation).
     "lr_milestones": [],
+    # "sgd_linf" (D.2) or e.g. "adam"; "all" visible units in the loss (§3.2) or only
+    # the "unobserved" ones (deviation; see mnist.MNISTConfig).
+    "optimizer": "sgd_linf", "loss_units": "all", "weight_decay": 0.0,
 }
 _MNIST_PAPER = dict(_MNIST_SMOKE, n_train=None, n_test=10000, epochs=50)
 
@@ -132,7 +135,9 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
     out_dir = Path(out_dir)
     keys = ("hidden", "mask", "n_train", "epochs", "batch_size", "lr", "max_iter", "theta", "max_minutes", "seed")
     cfg = MNISTConfig(**{k: config[k] for k in keys}, pixel_range=config.get("pixel_range", "symmetric"),
-                      lr_milestones=tuple(config.get("lr_milestones", ())))
+                      lr_milestones=tuple(config.get("lr_milestones", ())),
+                      optimizer=config.get("optimizer", "sgd_linf"), loss_units=config.get("loss_units", "all"),
+                      weight_decay=float(config.get("weight_decay", 0.0)))
     x_test, y_test = load_mnist("test")
     n_test = int(config["n_test"])
     x_test, y_test = x_test[:n_test], y_test[:n_test]
@@ -152,7 +157,7 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
         },
         coords={"epoch": np.asarray(hist["epoch"])},
         attrs={"experiment": "cban_mnist", "train_mask": cfg.mask, "n_test": n_test,
-               "pixel_range": cfg.pixel_range,
+               "pixel_range": cfg.pixel_range, "optimizer": cfg.optimizer, "loss_units": cfg.loss_units,
                "paper_accuracy": "87.5% Perlin-masked, 89.9% clean; 98.5% full-image training (CB §4.2)"},
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)

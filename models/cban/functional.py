@@ -309,7 +309,6 @@ def visible_update(v_net: Tensor, evidence: Evidence | None, params: CBANParams)
 def init_state(
     evidence: Evidence,
     layer_shapes: Sequence[tuple[int, ...]],
-    weights: CBANWeights,
     params: CBANParams,
 ) -> CBANState:
     """Initial state: hidden units 0; observed visible units at the evidence except in

@@ -118,7 +118,7 @@ class CBAN(nn.Module):
     # ------------------------------------------------------------------ dynamics
     def init_state(self, evidence: Evidence) -> CBANState:
         """Start state for ``evidence`` (hidden 0, observed visible units at the evidence)."""
-        return init_state(evidence, self.layer_shapes, self.weights(), self.params)
+        return init_state(evidence, self.layer_shapes, self.params)
 
     def step(self, state: CBANState, evidence: Evidence | None) -> CBANState:
         """One iteration (:func:`.functional.cban_step`)."""

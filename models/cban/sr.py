@@ -332,7 +332,9 @@ def _sr_run(cfg: dict, out_dir: Path) -> xr.Dataset:
             yield sr_batch(patches.hr[idx], patches.lr_up[idx])
 
     t0 = time.perf_counter()
-    hist = train(model, batches, tc, checkpoint=out_dir / "checkpoints" / "cban_sr.pt")
+    run_keys = ("patch", "stride", "scale", "n_train_images", "batch_size", "channels", "kernel_size", "init_std")
+    hist = train(model, batches, tc, checkpoint=out_dir / "checkpoints" / "cban_sr.pt",
+                 run_config={k: cfg.get(k) for k in run_keys})
     train_s = time.perf_counter() - t0
     # evaluate with the final training threshold
     model.with_params(theta=hist["theta"][-1] if hist.get("theta") else cfg["theta"])

@@ -46,11 +46,15 @@ __all__ = [
     "train",
     "save_checkpoint",
     "load_checkpoint",
+    "check_resume",
     "step_milestones",
 ]
 
 OPTIMIZERS = ("sgd_l2", "sgd_linf", "adam", "sgd")
 TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
+# TrainConfig fields a resumed run must share with its checkpoint; the schedule
+# (epochs, lr, milestones, theta, max_iter) and where it runs may change.
+RESUME_FIXED = ("loss", "td", "td_lambda", "stationary_steps", "optimizer", "weight_decay", "seed")
 
 
 def step_milestones(start: int, every: int, count: int) -> tuple[int, ...]:
@@ -84,6 +88,9 @@ class TrainConfig:
         Epochs (0-based) at whose start the rate is multiplied by ``lr_gamma``.
     lr_gamma : float
         Factor at each milestone (0.1).
+    weight_decay : float
+        L2 weight decay (>= 0; 0 in every paper run): decoupled (AdamW) for ``"adam"``,
+        added to the gradient after renormalisation for the SGD variants.
     theta_milestones : tuple of (int, float)
         ``(epoch, theta)``: from that epoch on use this convergence threshold (SR: 0.1 at
         mid-training). Before the first, the model's ``params.theta`` is used.
@@ -113,6 +120,7 @@ class TrainConfig:
     lr: float = 0.01
     lr_milestones: tuple = ()
     lr_gamma: float = 0.1
+    weight_decay: float = 0.0
     theta_milestones: tuple = ()
     max_iter: int | None = None
     epochs: int = 1
@@ -136,6 +144,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if not self.lr_gamma > 0:
             raise ValueError(f"lr_gamma must be > 0, got {self.lr_gamma}")
         if self.max_iter is not None and self.max_iter < 1:
@@ -184,10 +194,12 @@ def theta_at(config: TrainConfig, epoch: int, default: float) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimiser of ``config`` (SGD for the normalised variants, or Adam)."""
+    """The optimiser of ``config`` (SGD for the normalised variants, or Adam / AdamW)."""
     if config.optimizer == "adam":
+        if config.weight_decay > 0:
+            return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         return torch.optim.Adam(model.parameters(), lr=config.lr)
-    return torch.optim.SGD(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
 @torch.no_grad()
@@ -263,8 +275,13 @@ def train_step(
     }
 
 
-def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, history: dict, config: TrainConfig) -> Path:
-    """Write model/optimiser state, finished ``epoch`` and history to ``path`` atomically."""
+def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, history: dict, config: TrainConfig,
+                    run_config: dict | None = None) -> Path:
+    """Write model/optimiser state, finished ``epoch``, history and configs to ``path`` atomically.
+
+    ``run_config`` holds the caller's settings that define the run (data, masks, coding);
+    :func:`load_checkpoint` refuses to resume under different ones.
+    """
     from attractorlab.results import atomic_path
 
     path = Path(path)
@@ -275,15 +292,46 @@ def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, histor
         "history": history,
         "config": dataclasses.asdict(config),
         "params": dataclasses.asdict(model.params),
+        "run_config": _plain(run_config or {}),
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     return path
 
 
-def load_checkpoint(path: str | Path, model: CBAN, optimizer=None) -> tuple[int, dict]:
-    """Load a checkpoint into ``model`` (and ``optimizer``); returns ``(epoch, history)``."""
+def _plain(d: dict) -> dict:
+    """``d`` with tuples as lists (JSON-like), so stored and new configs compare equal."""
+    import json
+
+    return json.loads(json.dumps(d, default=str))
+
+
+def check_resume(path: str | Path, stored: dict, new: dict, what: str) -> None:
+    """Raise ValueError when a key present in both ``stored`` and ``new`` differs."""
+    stored, new = _plain(stored), _plain(new)
+    diff = [k for k in sorted(set(stored) & set(new)) if stored[k] != new[k]]
+    if diff:
+        pairs = ", ".join(f"{k}: checkpoint {stored[k]!r}, now {new[k]!r}" for k in diff)
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written under another {what} ({pairs}); resuming would mix two runs. "
+            "Use another output folder, or delete the checkpoint to start again."
+        )
+
+
+def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: TrainConfig | None = None,
+                    run_config: dict | None = None) -> tuple[int, dict]:
+    """Load a checkpoint into ``model`` (and ``optimizer``); returns ``(epoch, history)``.
+
+    With ``config`` / ``run_config`` given, first checks that the checkpoint was written
+    under the same :data:`RESUME_FIXED` training settings and the same run settings
+    (keys present in both), and raises ValueError naming each difference otherwise.
+    """
     blob = torch.load(Path(path), map_location=next(model.parameters()).device, weights_only=False)
+    if config is not None and "config" in blob:
+        fixed = lambda c: {k: c[k] for k in RESUME_FIXED if k in c}  # noqa: E731
+        check_resume(path, fixed(blob["config"]), fixed(dataclasses.asdict(config)), "training configuration")
+    if run_config is not None:
+        check_resume(path, blob.get("run_config", {}), run_config, "run configuration")
     model.load_state_dict(blob["model"])
     if optimizer is not None:
         optimizer.load_state_dict(blob["optimizer"])
@@ -298,6 +346,7 @@ def train(
     checkpoint: str | Path | None = None,
     resume: bool = True,
     callback: Callable[[int, dict], None] | None = None,
+    run_config: dict | None = None,
 ) -> dict:
     """Train ``model`` for ``config.epochs`` epochs.
 
@@ -317,6 +366,10 @@ def train(
         ``callback(epoch, history)`` after every epoch (e.g. evaluation); it may add
         keys to ``history``. Returning True stops training after this epoch (the
         checkpoint is written first; rerunning resumes).
+    run_config : dict, optional
+        The caller's settings that define the run (data, masks, coding), stored in the
+        checkpoint. Resuming raises ValueError if they, or the :data:`RESUME_FIXED`
+        fields of ``config``, differ from the checkpoint's.
 
     Returns
     -------
@@ -337,7 +390,7 @@ def train(
     history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss")}
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        done, history = load_checkpoint(checkpoint, model, optimizer)
+        done, history = load_checkpoint(checkpoint, model, optimizer, config=config, run_config=run_config or {})
         start = done + 1
     base_theta = model.params.theta
     for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not config.progress, leave=False):
@@ -367,7 +420,7 @@ def train(
         stop = bool(callback(epoch, history)) if callback is not None else False
         last = stop or epoch == config.epochs - 1
         if checkpoint is not None and (last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
-            save_checkpoint(checkpoint, model, optimizer, epoch, history, config)
+            save_checkpoint(checkpoint, model, optimizer, epoch, history, config, run_config)
         if stop:
             break
     return history

@@ -15,7 +15,8 @@ theta_min=1e-3)``
 ``LearningParams(eta_D, eta_H=None (-> 15 eta_D), lam2=0.0, schedule="constant"|"inverse",
 p0=1e4)``
     Learning rates of Algorithm 1; ``"inverse"``: eta(p) = eta0 / (1 + p / p0).
-``init_weights(n_input, n_coding, kind="consistent"|"random", seed=0) -> dict``
+``init_weights(n_input, n_coding, kind="consistent"|"random", seed=0) -> dict``;
+``consistent_weights(D) -> dict`` (F = D^T, B = D, H = D^T D, s = diag H)
     ``{"F": (N, M), "B": (M, N), "H": (N, N), "s": (N,)}`` numpy float64 arrays.
 ``run_network(X, weights, params, *, device="standalone"|"numpy", record_spikes=False,
 chunk_size=None (-> 200), gamma=None (-> (0, kappa)), progress=False) -> xr.Dataset``
@@ -48,7 +49,7 @@ Environment: ``ATTRACTORLAB_BUILD_DIR`` is the root of the compiled-project cach
 """
 
 from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams
-from attractorlab.models.spiking_dictionary.learning import init_weights, learn_dictionary
+from attractorlab.models.spiking_dictionary.learning import consistent_weights, init_weights, learn_dictionary
 from attractorlab.models.spiking_dictionary.runtime import run_network, run_parallel
 from attractorlab.models.spiking_dictionary.reference import simulate_reference
 
@@ -56,6 +57,7 @@ __all__ = [
     "NetworkParams",
     "LearningParams",
     "init_weights",
+    "consistent_weights",
     "run_network",
     "learn_dictionary",
     "run_parallel",

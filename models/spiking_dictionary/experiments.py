@@ -98,11 +98,6 @@ def snapshot_schedule(n_train: int, chunk_sizes: list[int]) -> tuple[np.ndarray,
     return marks, seg_k
 
 
-def _consistent_init(D0: np.ndarray) -> dict[str, np.ndarray]:
-    H = D0.T @ D0
-    return {"F": D0.T.copy(), "B": D0.copy(), "H": H, "s": np.diag(H).copy()}
-
-
 def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Path, tag: str, progress: bool):
     """Algorithm 1 over X in segments ending at ``marks``; weights after every segment."""
     from tqdm.auto import tqdm
@@ -143,7 +138,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
 
     from attractorlab.models.baselines.sgd_dictionary import random_dictionary, sgd_dictionary
     from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary
-    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, consistent_weights
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
     from attractorlab.models.spiking_dictionary.measures import (
         atom_norms,
@@ -229,7 +224,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     cons = np.full((len(cfg["inits"]), len(marks)), np.nan)
     symm = np.full_like(cons, np.nan)
     for i, init in enumerate(cfg["inits"]):
-        init_w = _consistent_init(D0) if init == "consistent" else init
+        init_w = consistent_weights(D0) if init == "consistent" else init
         snaps, wall = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k, ckpt_dir, init, progress)
         m = f"spiking_{init}"
         walls[m] = wall

@@ -40,6 +40,16 @@ __all__ = ["init_weights", "learn_dictionary", "INIT_KINDS"]
 INIT_KINDS = ("consistent", "random")
 
 
+def consistent_weights(D: np.ndarray) -> dict[str, np.ndarray]:
+    """Weights consistent with the dictionary ``D`` (M, N): F = D^T, B = D, H = D^T D,
+    s = diag(H) (Algorithm 1, step 0; the LCA network of Fig. 1a). Fresh float64 copies."""
+    D = np.array(D, dtype=np.float64)
+    if D.ndim != 2:
+        raise ValueError(f"D must be a 2-D (n_input, n_coding) array, got shape {D.shape}")
+    H = D.T @ D
+    return {"F": D.T.copy(), "B": D, "H": H, "s": np.diag(H).copy()}
+
+
 def init_weights(n_input: int, n_coding: int, kind: str = "consistent", seed: int = 0) -> dict[str, np.ndarray]:
     """Initial weights for Algorithm 1.
 

@@ -35,7 +35,7 @@ def nonneg_codes(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8
     """Exact non-negative LASSO codes of the rows of ``X`` (P, M) under ``D`` (M, N) -> (P, N)."""
     from sklearn.decomposition import sparse_encode
 
-    from attractorlab.models.baselines.sgd_dictionary import _cd_coder
+    from attractorlab.models.baselines.sgd_dictionary import _cd_coder, nonneg_lasso_cd
 
     D = np.asarray(D, dtype=np.float64)
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -47,12 +47,9 @@ def nonneg_codes(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8
     G = np.ascontiguousarray(D.T @ D)
     DtX = X @ D
     out = np.zeros((X.shape[0], D.shape[1]))
-    rs = np.random.RandomState(0)
     for p in range(X.shape[0]):
-        w = out[p]
-        cd(w, float(lam1), 0.0, G, np.ascontiguousarray(DtX[p]), np.ascontiguousarray(X[p]),
-           int(max_iter), float(tol), rs, 0, 1)
-    return np.maximum(out, 0.0)
+        out[p] = nonneg_lasso_cd(G, DtX[p], X[p], lam1, tol=tol, max_iter=max_iter, _cd=cd)
+    return out
 
 
 def dictionary_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, return_nnz: bool = False,

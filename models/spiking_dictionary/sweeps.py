@@ -173,7 +173,7 @@ def lin_tang_task(
     import time
 
     from attractorlab.models.baselines.sgd_dictionary import random_dictionary
-    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, consistent_weights, learn_dictionary
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
     from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
 
@@ -186,7 +186,7 @@ def lin_tang_task(
     D0 = random_dictionary(data.n_input, N, seed)
     init_w: Any = init
     if init == "consistent":
-        init_w = {"F": D0.T.copy(), "B": D0.copy(), "H": D0.T @ D0, "s": np.einsum("ij,ij->j", D0, D0)}
+        init_w = consistent_weights(D0)
     params = NetworkParams(data.n_input, N, lam1=lam1)
     every = snapshot_every or max(1, n_train // 10)
     t0 = time.perf_counter()
