@@ -18,6 +18,12 @@ at -0.999, feed a large common input into the tied 812x200 coupling; under SGD-L
 5k images) and label accuracy stalls. Unit coding (background silent) keeps layer 1
 graded (13 % saturated) and raises full-image accuracy (5k train images, 1k test,
 10 epochs: 0.70 -> 0.80).
+
+Loss units (``loss_units``): ΔE+ sums over every visible unit, clamped ones included
+through their unclamped value ṽ (§3.2, default). With full images that is mostly the
+reconstruction of 784 clamped pixels, and label accuracy levels off near 95 %;
+``"unobserved"`` (a deviation) sums only over the units the evidence hides, which with
+full images is a pure label loss (with Adam: 97.4 %, see ``references/README.md``).
 """
 
 from __future__ import annotations
