@@ -158,6 +158,7 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
         coords={"epoch": np.asarray(hist["epoch"])},
         attrs={"experiment": "cban_mnist", "train_mask": cfg.mask, "n_test": n_test,
                "pixel_range": cfg.pixel_range, "optimizer": cfg.optimizer, "loss_units": cfg.loss_units,
+               "weight_decay": cfg.weight_decay,
                "paper_accuracy": "87.5% Perlin-masked, 89.9% clean; 98.5% full-image training (CB §4.2)"},
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)

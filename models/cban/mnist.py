@@ -40,7 +40,7 @@ from torch import Tensor
 from .functional import CBANParams, Evidence
 from .masks import perlin_mask
 from .module import CBAN, build_fban
-from .train import Batch, TrainConfig, train
+from .train import OPTIMIZERS, Batch, TrainConfig, train
 
 __all__ = [
     "N_PIXELS",
@@ -129,8 +129,6 @@ class MNISTConfig:
     def __post_init__(self):
         if self.pixel_range not in PIXEL_RANGES:
             raise ValueError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
-        from .train import OPTIMIZERS
-
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.weight_decay >= 0:

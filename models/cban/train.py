@@ -328,8 +328,10 @@ def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: Tr
     """
     blob = torch.load(Path(path), map_location=next(model.parameters()).device, weights_only=False)
     if config is not None and "config" in blob:
-        fixed = lambda c: {k: c[k] for k in RESUME_FIXED if k in c}  # noqa: E731
-        check_resume(path, fixed(blob["config"]), fixed(dataclasses.asdict(config)), "training configuration")
+        new = dataclasses.asdict(config)
+        old = blob["config"]
+        check_resume(path, {k: old[k] for k in RESUME_FIXED if k in old}, {k: new[k] for k in RESUME_FIXED},
+                     "training configuration")
     if run_config is not None:
         check_resume(path, blob.get("run_config", {}), run_config, "run configuration")
     model.load_state_dict(blob["model"])
