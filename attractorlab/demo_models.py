@@ -77,7 +77,7 @@ def receptive_field_step(out_dir: Path) -> Path:
     v1 = load_v1_nxny()
     n_good = int(fits["good"].sum())
     save_dataset(fits, out_dir / "receptive_fields.nc", params={"source": "spiking_dictionary.nc"})
-    print(f"  {n_good}/{fits.sizes['atom']} atoms fit by a Gabor ({fits['good'].attrs['long_name'].removeprefix('fit accepted ')})")
+    print(f"  {n_good}/{fits.sizes['atom']} atoms fit by a Gabor {fits['good'].attrs['long_name'].removeprefix('fit accepted ')}")
     if n_good < 3:
         print("  too few accepted fits to compare with V1")
         return out_dir / "receptive_fields.nc"

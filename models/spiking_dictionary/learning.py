@@ -82,17 +82,14 @@ def init_weights(n_input: int, n_coding: int, kind: str = "consistent", seed: in
         return D / np.linalg.norm(D, axis=0, keepdims=True)
 
     if kind == "consistent":
-        D = unit_columns(n_input, n_coding)
-        F, B = D.T.copy(), D.copy()
-        H = F @ B
-        s = np.ones(n_coding)
-    else:
-        F = unit_columns(n_input, n_coding).T.copy()
-        B = unit_columns(n_input, n_coding)
-        H = rng.uniform(0.0, 1.5, size=(n_coding, n_coding))
-        H[np.diag_indices(n_coding)] = 1.5
-        s = np.diag(H).copy()
-    return {"F": F, "B": B, "H": H, "s": s}
+        w = consistent_weights(unit_columns(n_input, n_coding))
+        w["s"] = np.ones(n_coding)  # diag(H) of unit-norm atoms, without rounding
+        return w
+    F = unit_columns(n_input, n_coding).T.copy()
+    B = unit_columns(n_input, n_coding)
+    H = rng.uniform(0.0, 1.5, size=(n_coding, n_coding))
+    H[np.diag_indices(n_coding)] = 1.5
+    return {"F": F, "B": B, "H": H, "s": np.diag(H).copy()}
 
 
 def _auto_chunk(snapshot_every: int) -> int:
