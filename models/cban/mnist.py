@@ -14,10 +14,9 @@ Pixel coding (``pixel_range``): ``"symmetric"`` (default, D.2 read literally) ma
 ink/background to +0.999/-0.999; ``"unit"`` (a documented deviation) maps them to
 0.999/0, labels unchanged. With symmetric coding the ~80 % background pixels, clamped
 at -0.999, feed a large common input into the tied 812x200 coupling; under SGD-Linf
-(lr 0.01) hidden layer 1 saturates (96 % of units at |h| > 0.99 after 200 steps on
-5k images) and label accuracy stalls. Unit coding (background silent) keeps layer 1
-graded (13 % saturated) and raises full-image accuracy (5k train images, 1k test,
-10 epochs: 0.70 -> 0.80).
+(lr 0.01) most of hidden layer 1 saturates and label accuracy stalls. Unit coding
+(background silent) keeps layer 1 graded; the accuracies of both codings, each with the
+command that measured it, are in ``references/README.md``.
 
 Loss units (``loss_units``): ΔE+ sums over every visible unit, clamped ones included
 through their unclamped value ṽ (§3.2, default). With full images that is mostly the
@@ -93,8 +92,7 @@ class MNISTConfig:
         (deviation that avoids hidden-layer saturation; see the module docstring).
     lr_milestones : tuple of int
         Epochs at whose start lr is divided by 10. ``()`` = constant lr 0.01 as D.2 states
-        (default); e.g. ``(10,)`` is a deviation borrowed from D.1's 0.01 -> 0.001 drop
-        (5k images, unit coding: 0.81 -> 0.85 full-image accuracy after 15 epochs).
+        (default); e.g. ``(10,)`` is a deviation borrowed from D.1's 0.01 -> 0.001 drop.
     optimizer : str
         ``"sgd_linf"`` (D.2, default) or another :class:`.train.TrainConfig` optimiser
         (e.g. ``"adam"``, the optimiser of the paper's convolutional runs).
