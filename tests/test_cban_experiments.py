@@ -93,6 +93,34 @@ def test_mnist_loss_units_unobserved_drops_clamped_pixels_from_the_loss():
     assert MNISTConfig().loss_units == "all" and MNISTConfig().optimizer == "sgd_linf"  # D.2 defaults
 
 
+def test_mnist_shift_images_matches_a_loop_reference():
+    from attractorlab.models.cban.mnist import MNISTConfig, mnist_batches, shift_images
+
+    y = torch.randn(30, N_PIXELS + N_LABEL_UNITS)
+    out = shift_images(y, 2, background=-7.0, generator=torch.Generator().manual_seed(5))
+    dy, dx = torch.randint(-2, 3, (2, 30, 1), generator=torch.Generator().manual_seed(5))
+    assert (dy != 0).any() and (dx != 0).any()
+    for i in range(30):
+        img, a, b = y[i, :N_PIXELS].reshape(28, 28).numpy(), int(dy[i]), int(dx[i])
+        ref = np.full((28, 28), -7.0, dtype=np.float32)
+        for r in range(28):
+            for c in range(28):
+                if 0 <= r - a < 28 and 0 <= c - b < 28:
+                    ref[r, c] = img[r - a, c - b]
+        np.testing.assert_array_equal(out[i, :N_PIXELS].reshape(28, 28).numpy(), ref)
+    assert torch.equal(out[:, N_PIXELS:], y[:, N_PIXELS:])  # labels never move
+    assert shift_images(y, 0, background=0.0) is y
+    # in training batches the border fills with the coding's background value
+    cfg = MNISTConfig(mask="none", batch_size=30, max_shift=3, pixel_range="unit")
+    ones = torch.cat([torch.full((30, N_PIXELS), 0.5), y[:, N_PIXELS:]], 1)
+    batch = next(iter(mnist_batches(ones, cfg)(0, torch.Generator().manual_seed(0))))
+    assert set(batch.target[:, :N_PIXELS].unique().tolist()) == {0.0, 0.5}
+    assert MNISTConfig().max_shift == 0  # D.2: no augmentation by default
+    for bad in (-1, 14, 1.5):
+        with pytest.raises(ValueError, match="max_shift"):
+            MNISTConfig(max_shift=bad)
+
+
 def test_cban_bars_smoke_experiment(tmp_path):
     assert set(get_experiment("cban_bars").presets) >= {"smoke", "paper"}
     ds = run_experiment("cban_bars", "smoke", {"epochs": 60, "n_eval_masks": 5}, out_dir=tmp_path)

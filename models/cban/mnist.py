@@ -49,6 +49,7 @@ __all__ = [
     "decode_labels",
     "mnist_evidence",
     "mnist_batches",
+    "shift_images",
     "classify",
     "evaluate_mnist",
     "train_mnist",
@@ -104,6 +105,11 @@ class MNISTConfig:
         pixels from 200 units.
     weight_decay : float
         L2 weight decay of the optimiser (0, as in D.2; see :class:`.train.TrainConfig`).
+    max_shift : int
+        Training augmentation (a deviation; 0 = none, as in D.2): each training image is
+        translated by an integer offset drawn uniformly from ``[-max_shift, max_shift]``
+        in each direction, redrawn per example and epoch, the uncovered border filled with
+        background (:func:`shift_images`). Test images are never shifted.
     """
 
     hidden: tuple = (200, 50)
@@ -123,6 +129,7 @@ class MNISTConfig:
     lr_milestones: tuple = ()
     loss_units: str = "all"
     weight_decay: float = 0.0
+    max_shift: int = 0
 
     def __post_init__(self):
         if self.pixel_range not in PIXEL_RANGES:
@@ -133,6 +140,8 @@ class MNISTConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.loss_units not in LOSS_UNITS:
             raise ValueError(f"loss_units must be one of {LOSS_UNITS}, got {self.loss_units!r}")
+        if not (isinstance(self.max_shift, (int, np.integer)) and 0 <= self.max_shift < 14):
+            raise ValueError(f"max_shift must be an integer in [0, 13] pixels, got {self.max_shift!r}")
         if self.mask not in MASK_MODES:
             raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
         if not 0 <= self.fraction <= 1:
@@ -184,6 +193,37 @@ def decode_labels(visible: Tensor) -> Tensor:
     return lab.argmax(1)
 
 
+def shift_images(targets: Tensor, max_shift: int, *, background: float,
+                 generator: torch.Generator | None = None) -> Tensor:
+    """Translate the pixel part of visible targets by random integer offsets.
+
+    Each row's 28x28 image moves by ``(dy, dx)``, both drawn uniformly from
+    ``[-max_shift, max_shift]``; pixels shifted in from outside the frame take the value
+    ``background`` and the label units are left unchanged.
+
+    Parameters
+    ----------
+    targets : Tensor, shape (n, 812)
+    max_shift : int
+        Largest offset in pixels (0 returns ``targets`` itself).
+    background : float
+        Coded value of an empty pixel (0 for unit coding, -0.999 for symmetric coding).
+    """
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+    if max_shift == 0:
+        return targets
+    n, s = targets.shape[0], int(max_shift)
+    img = targets[:, :N_PIXELS].reshape(n, 28, 28)
+    padded = torch.nn.functional.pad(img, (s, s, s, s), value=background)
+    dy, dx = torch.randint(-s, s + 1, (2, n, 1), generator=generator).to(targets.device)
+    grid = torch.arange(28, device=targets.device)
+    rows = (grid + s - dy)[:, :, None]  # output pixel (r, c) reads input (r - dy, c - dx)
+    cols = (grid + s - dx)[:, None, :]
+    moved = padded[torch.arange(n, device=targets.device)[:, None, None], rows, cols]
+    return torch.cat([moved.reshape(n, N_PIXELS), targets[:, N_PIXELS:]], 1)
+
+
 def mnist_evidence(targets: Tensor, mask: str, *, fraction: float = 1 / 3, frequency: float = 7.0,
                    generator: torch.Generator | None = None) -> Evidence:
     """Evidence for a batch of targets: label units always unobserved, pixels hidden by
@@ -201,12 +241,15 @@ def mnist_evidence(targets: Tensor, mask: str, *, fraction: float = 1 / 3, frequ
 
 
 def mnist_batches(targets: Tensor, cfg: MNISTConfig):
-    """``batches(epoch, generator)`` for :func:`.train.train`: shuffled, fresh masks each epoch."""
+    """``batches(epoch, generator)`` for :func:`.train.train`: shuffled, fresh masks (and
+    shifts, when ``cfg.max_shift`` > 0) each epoch."""
+    background = -TARGET_SCALE if cfg.pixel_range == "symmetric" else 0.0
 
     def batches(epoch: int, gen: torch.Generator) -> Iterator[Batch]:
         perm = torch.randperm(len(targets), generator=gen)
         for i in range(0, len(targets) - cfg.batch_size + 1, cfg.batch_size):
-            y = targets[perm[i: i + cfg.batch_size]]
+            y = shift_images(targets[perm[i: i + cfg.batch_size]], cfg.max_shift, background=background,
+                             generator=gen)
             ev = mnist_evidence(y, cfg.mask, fraction=cfg.fraction, frequency=cfg.frequency, generator=gen)
             weight = (~ev.mask).to(y.dtype) if cfg.loss_units == "unobserved" else None
             yield Batch(ev, y, weight)
@@ -288,7 +331,8 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
         hist.setdefault("wall_s", []).append(time.monotonic() - t0)
         return cfg.max_minutes is not None and time.monotonic() - t0 > 60 * cfg.max_minutes
 
-    run_keys = ("hidden", "mask", "fraction", "frequency", "n_train", "batch_size", "pixel_range", "loss_units")
+    run_keys = ("hidden", "mask", "fraction", "frequency", "n_train", "batch_size", "pixel_range", "loss_units",
+                "max_shift")
     run_config = {k: getattr(cfg, k) for k in run_keys}
     history = train(model, mnist_batches(targets, cfg), tcfg, checkpoint=checkpoint, callback=callback,
                     run_config=run_config)
