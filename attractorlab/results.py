@@ -32,6 +32,8 @@ __all__ = [
     "git_commit",
     "package_versions",
     "results_root",
+    "plain_config",
+    "check_resume",
 ]
 
 _PACKAGES = ("attractorlab", "brian2", "torch", "numpy", "xarray", "scipy")
@@ -126,6 +128,29 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def plain_config(d: Mapping[str, Any]) -> dict:
+    """``d`` as JSON-like values (tuples as lists, other objects as strings), so a
+    configuration stored in a checkpoint and a new one compare equal."""
+    return json.loads(json.dumps(dict(d), default=str))
+
+
+def check_resume(path: str | os.PathLike, stored: Mapping[str, Any], new: Mapping[str, Any], what: str) -> None:
+    """Refuse to resume a checkpoint written under other settings.
+
+    Raises ValueError naming every key present in both ``stored`` (read from the
+    checkpoint at ``path``) and ``new`` whose values differ; ``what`` names the settings
+    in the message (e.g. "training configuration").
+    """
+    stored, new = plain_config(stored), plain_config(new)
+    diff = [k for k in sorted(set(stored) & set(new)) if stored[k] != new[k]]
+    if diff:
+        pairs = ", ".join(f"{k}: checkpoint {stored[k]!r}, now {new[k]!r}" for k in diff)
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written under another {what} ({pairs}); resuming would mix two runs. "
+            "Use another output folder, or delete the checkpoint to start again."
+        )
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 90, close: bool = True, **kwargs) -> Path:

@@ -48,3 +48,27 @@ def test_dask_local_cluster():
         ds = run_grid(example_task, GRID, scheduler_address=cluster.scheduler_address, progress=False)
     _check(ds)
     assert os.getpid() not in set(ds["pid"].values)
+
+
+def test_lin_tang_task_runs_the_spiking_learner_and_reports_its_measures():
+    """The sweep task end to end on data set A (small): the scalars are the last snapshot's
+    measures, ``lam2="auto"`` is the calibrated value, and learning lowers the objective."""
+    pytest.importorskip("brian2")
+    from attractorlab.data import data_root
+    from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
+    from attractorlab.models.spiking_dictionary.measures import calibrate_lam2
+    from attractorlab.models.spiking_dictionary.sweeps import lin_tang_task
+
+    if not (data_root() / "olshausen_field").is_dir():
+        pytest.skip("olshausen_field data set not available")
+    kw = dict(dataset="A", n_train=600, n_test=100, n_atoms=16, snapshot_every=300, seed=1)
+    ds = lin_tang_task(**kw)
+    assert list(ds["samples_seen"].values) == [0, 300, 600]
+    assert float(ds["final_objective"]) == float(ds["objective"][-1])
+    assert float(ds["objective"][-1]) < float(ds["objective"][0])  # learning helps on held-out patches
+    assert 0.0 <= float(ds["consistency"]) <= 1.0 and float(ds["wall_time"]) > 0
+    data = load_lin_tang_dataset("A", n_train=600, n_test=100, seed=1)
+    X = data.X_train[np.random.default_rng(1).permutation(600)]
+    assert float(ds["lam2"]) == pytest.approx(calibrate_lam2(X, 0.3, n_atoms=16, seed=1))
+    fixed = lin_tang_task(**kw, lam2=0.05)
+    assert float(fixed["lam2"]) == 0.05

@@ -69,3 +69,10 @@ def test_training_lowers_loss_and_resumes(tmp_path):
     h = fit_denoising_vae(m, imgs, mask, epochs=15, batch_size=16, lr=3e-3, checkpoint=ck)
     assert len(h) == 15
     assert h[-1] < 0.7 * h[0], h  # 48 -> 27 measured (seeded)
+    # a checkpoint written under other settings is refused, naming what differs
+    with pytest.raises(ValueError, match="lr: checkpoint 0.003, now 0.001"):
+        fit_denoising_vae(m, imgs, mask, epochs=16, batch_size=16, lr=1e-3, checkpoint=ck)
+    ck2 = tmp_path / "vae_squares.pt"
+    fit_denoising_vae(m, imgs, mask, epochs=1, batch_size=16, checkpoint=ck2, run_config={"mask": "squares"})
+    with pytest.raises(ValueError, match="mask: checkpoint 'squares', now 'perlin'"):
+        fit_denoising_vae(m, imgs, mask, epochs=2, batch_size=16, checkpoint=ck2, run_config={"mask": "perlin"})

@@ -159,7 +159,8 @@ def vae_loss(recon: Tensor, target: Tensor, mu: Tensor, logvar: Tensor, beta: fl
 def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tensor, torch.Generator], Tensor], *,
                       epochs: int, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                       checkpoint: str | Path | None = None, progress: bool = False,
-                      lr_schedule: Callable[[int], float] | None = None, device: str = "cpu") -> list[float]:
+                      lr_schedule: Callable[[int], float] | None = None, device: str = "cpu",
+                      run_config: dict | None = None) -> list[float]:
     """Train ``model`` on masked -> clean pairs with Adam; masks new per batch and epoch.
 
     Parameters
@@ -169,10 +170,15 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
         The same mask generator the CBAN is trained with.
     epochs, batch_size, lr, seed : training budget; ``lr_schedule(epoch)`` multiplies ``lr``.
     checkpoint : path, optional
-        Saved (atomically) after every epoch; training resumes from it if present.
+        Saved (atomically) after every epoch; training resumes from it if present, and
+        refuses (ValueError naming each difference) when it was written with another
+        model size, batch size, lr, seed, image set shape or ``run_config``.
     device : str
         Where the model is trained ("cpu", "cuda"); images and masks stay on the CPU
         and are moved per batch.
+    run_config : dict, optional
+        The caller's settings that define the run (e.g. the masks), stored in the
+        checkpoint and compared on resume.
 
     Returns
     -------
@@ -182,7 +188,7 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
     """
     from tqdm.auto import tqdm
 
-    from attractorlab.results import atomic_path
+    from attractorlab.results import atomic_path, check_resume, plain_config
 
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
@@ -191,8 +197,11 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
     gen = torch.Generator().manual_seed(seed)
     history: list[float] = []
     start = 0
+    settings = {"model": dataclasses.asdict(model.params), "batch_size": batch_size, "lr": lr, "seed": seed,
+                "images": list(images.shape), **(run_config or {})}
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, weights_only=False, map_location=device)
+        check_resume(checkpoint, state.get("settings", {}), settings, "CD-VAE configuration")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"].cpu())
@@ -219,5 +228,5 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                            "history": history}, tmp)
+                            "history": history, "settings": plain_config(settings)}, tmp)
     return history

@@ -156,6 +156,9 @@ def train_completion_model(variant: str, images: torch.Tensor, cfg: dict, ckpt_d
     mask_fn = _mask_fn(cfg)
     ckpt = Path(ckpt_dir) / f"{variant}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
+    run_keys = ("n_train", "batch_size", "channels", "kernel_size", "init_std", "mask", "mask_fraction",
+                "square_min", "square_max", "perlin_frequency")
+    run_config = {"variant": variant, **{k: cfg.get(k) for k in run_keys}}
     if v.get("vae"):
         torch.manual_seed(cfg["seed"])
         model = ConvVAE(VAEParams(image_channels=images.shape[1], image_size=images.shape[-1],
@@ -166,13 +169,10 @@ def train_completion_model(variant: str, images: torch.Tensor, cfg: dict, ckpt_d
         loss = fit_denoising_vae(
             model, images, mask_fn, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["vae_lr"],
             seed=cfg["seed"], checkpoint=ckpt, progress=cfg["progress"], device=cfg["device"],
-            lr_schedule=lambda e: 0.1 ** sum(1 for m in milestones if e >= m),
+            lr_schedule=lambda e: 0.1 ** sum(1 for m in milestones if e >= m), run_config=run_config,
         )
         return model, {"loss": loss, "iters": [math.nan] * len(loss)}
     model = _build(cfg, variant, tuple(images.shape[1:]))
-    run_keys = ("n_train", "batch_size", "channels", "kernel_size", "init_std", "mask", "mask_fraction",
-                "square_min", "square_max", "perlin_frequency")
-    run_config = {"variant": variant, **{k: cfg.get(k) for k in run_keys}}
     hist = train(model, _batches(images, cfg, mask_fn), _train_config(cfg, v["td"]), checkpoint=ckpt,
                  run_config=run_config)
     return model, hist

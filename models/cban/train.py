@@ -31,6 +31,8 @@ from typing import Callable, Iterable, NamedTuple
 import torch
 from torch import Tensor
 
+from attractorlab.results import atomic_path, check_resume, plain_config
+
 from .functional import Evidence
 from .losses import LOSSES, trajectory_loss
 from .module import CBAN
@@ -282,8 +284,6 @@ def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, histor
     ``run_config`` holds the caller's settings that define the run (data, masks, coding);
     :func:`load_checkpoint` refuses to resume under different ones.
     """
-    from attractorlab.results import atomic_path
-
     path = Path(path)
     blob = {
         "model": model.state_dict(),
@@ -292,30 +292,11 @@ def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, histor
         "history": history,
         "config": dataclasses.asdict(config),
         "params": dataclasses.asdict(model.params),
-        "run_config": _plain(run_config or {}),
+        "run_config": plain_config(run_config or {}),
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     return path
-
-
-def _plain(d: dict) -> dict:
-    """``d`` with tuples as lists (JSON-like), so stored and new configs compare equal."""
-    import json
-
-    return json.loads(json.dumps(d, default=str))
-
-
-def check_resume(path: str | Path, stored: dict, new: dict, what: str) -> None:
-    """Raise ValueError when a key present in both ``stored`` and ``new`` differs."""
-    stored, new = _plain(stored), _plain(new)
-    diff = [k for k in sorted(set(stored) & set(new)) if stored[k] != new[k]]
-    if diff:
-        pairs = ", ".join(f"{k}: checkpoint {stored[k]!r}, now {new[k]!r}" for k in diff)
-        raise ValueError(
-            f"checkpoint {str(path)!r} was written under another {what} ({pairs}); resuming would mix two runs. "
-            "Use another output folder, or delete the checkpoint to start again."
-        )
 
 
 def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: TrainConfig | None = None,
