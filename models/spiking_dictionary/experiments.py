@@ -177,14 +177,11 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     finals: dict[str, np.ndarray] = {}
     walls: dict[str, float] = {}
 
-    initial: dict[str, float] = {}   # every learner starts from D0: its objective is solved once
+    # every learner's first snapshot is D0: its objective is solved once, here
+    initial = dictionary_objective(D0, X_eval, lam1, return_nnz=True)
 
     def objective(D):
-        if np.array_equal(D, D0):
-            if not initial:
-                initial["o"], initial["z"] = dictionary_objective(D0, X_eval, lam1, return_nnz=True)
-            return initial["o"], initial["z"]
-        return dictionary_objective(D, X_eval, lam1, return_nnz=True)
+        return initial if np.array_equal(D, D0) else dictionary_objective(D, X_eval, lam1, return_nnz=True)
 
     def evaluate(method, samples, dicts):
         objs, nnzs, norms = [], [], []
