@@ -91,6 +91,9 @@ def test_mnist_loss_units_unobserved_drops_clamped_pixels_from_the_loss():
     with pytest.raises(ValueError, match="optimizer"):
         MNISTConfig(optimizer="rmsprop")
     assert MNISTConfig().loss_units == "all" and MNISTConfig().optimizer == "sgd_linf"  # D.2 defaults
+    assert MNISTConfig().td == "td1" and MNISTConfig(td="final").td == "final"
+    with pytest.raises(ValueError, match="td must be one of"):
+        MNISTConfig(td="td0")
 
 
 def test_mnist_shift_images_matches_a_loop_reference():
@@ -136,8 +139,8 @@ def test_cban_bars_smoke_experiment(tmp_path):
 
 
 def test_cban_mnist_smoke_experiment(tmp_path):
-    ds = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20]},
-                        out_dir=tmp_path)
+    ds = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20],
+                                                "td": "final", "max_shift": 1}, out_dir=tmp_path)
     for f in ("results.nc", "fig4_mnist.png", "checkpoint.pt"):
         assert (tmp_path / f).exists(), f
     back = load_dataset(tmp_path / "results.nc")
@@ -146,6 +149,8 @@ def test_cban_mnist_smoke_experiment(tmp_path):
         assert float(back[k]) == pytest.approx(float(ds[k])) and 0.0 <= float(back[k]) <= 1.0
     assert ds.attrs["train_mask"] == "perlin"
     assert ds.attrs["pixel_range"] == "symmetric"
+    blob = torch.load(tmp_path / "checkpoint.pt", weights_only=False)  # the options reach training
+    assert ds.attrs["td"] == blob["config"]["td"] == "final" and blob["run_config"]["max_shift"] == 1
 
 
 def test_figure_functions_return_axes():

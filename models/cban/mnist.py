@@ -39,7 +39,7 @@ from torch import Tensor
 from .functional import CBANParams, Evidence
 from .masks import perlin_mask
 from .module import CBAN, build_fban
-from .train import OPTIMIZERS, Batch, TrainConfig, train
+from .train import OPTIMIZERS, TRAIN_TD, Batch, TrainConfig, train
 
 __all__ = [
     "N_PIXELS",
@@ -110,6 +110,11 @@ class MNISTConfig:
         translated by an integer offset drawn uniformly from ``[-max_shift, max_shift]``
         in each direction, redrawn per example and epoch, the uncovered border filled with
         background (:func:`shift_images`). Test images are never shifted.
+    td : str
+        Credit assignment over the settling trajectory: ``"td1"`` (D.2, default: the loss
+        averaged over every iteration's state) or another :class:`.train.TrainConfig` mode,
+        e.g. ``"final"`` (the loss of the settled state only, back-propagated through all
+        iterations; a deviation).
     """
 
     hidden: tuple = (200, 50)
@@ -130,12 +135,15 @@ class MNISTConfig:
     loss_units: str = "all"
     weight_decay: float = 0.0
     max_shift: int = 0
+    td: str = "td1"
 
     def __post_init__(self):
         if self.pixel_range not in PIXEL_RANGES:
             raise ValueError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.td not in TRAIN_TD:
+            raise ValueError(f"td must be one of {TRAIN_TD}, got {self.td!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.loss_units not in LOSS_UNITS:
@@ -314,7 +322,7 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
     targets = encode_mnist(images, labels, pixel_range=cfg.pixel_range)
     params = CBANParams(activation="tanh", theta=cfg.theta, max_iter=cfg.max_iter)
     model = build_fban(sizes=(N_PIXELS + N_LABEL_UNITS, *cfg.hidden), params=params, seed=cfg.seed)
-    tcfg = TrainConfig(loss="delta_e_plus", td="td1", optimizer=cfg.optimizer, lr=cfg.lr,
+    tcfg = TrainConfig(loss="delta_e_plus", td=cfg.td, optimizer=cfg.optimizer, lr=cfg.lr,
                        epochs=cfg.epochs, progress=progress, seed=cfg.seed, checkpoint_every=1,
                        lr_milestones=cfg.lr_milestones, weight_decay=cfg.weight_decay)
     t0 = time.monotonic()
