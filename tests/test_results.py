@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +108,12 @@ def test_atomic_path_for_figures(tmp_path):
         fig.savefig(tmp, format="png")
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in target.parent.iterdir()] == ["line.png"]
+
+
+def test_check_resume_names_differences_and_ignores_new_keys():
+    from attractorlab.results import check_resume, plain_config
+
+    assert plain_config({"h": (200, 50), "p": Path("a")}) == {"h": [200, 50], "p": "a"}
+    check_resume("ck.pt", {"h": [200, 50], "lr": 0.1}, {"h": (200, 50), "extra": 1}, "run")  # tuple == list
+    with pytest.raises(ValueError, match=r"'ck.pt'.*another run \(lr: checkpoint 0.1, now 0.2, seed: checkpoint 0, now 1\)"):
+        check_resume("ck.pt", {"lr": 0.1, "seed": 0}, {"lr": 0.2, "seed": 1}, "run")
