@@ -151,6 +151,14 @@ def test_cban_mnist_smoke_experiment(tmp_path):
     assert ds.attrs["pixel_range"] == "symmetric"
     blob = torch.load(tmp_path / "checkpoint.pt", weights_only=False)  # the options reach training
     assert ds.attrs["td"] == blob["config"]["td"] == "final" and blob["run_config"]["max_shift"] == 1
+    # the stored model, rebuilt from its checkpoint, scores what the run reported
+    from attractorlab.models.cban.mnist import checkpoint_accuracy
+
+    assert checkpoint_accuracy(tmp_path / "checkpoint.pt", "test", n=50) == pytest.approx(float(ds["accuracy_clean"]))
+    with pytest.raises(ValueError, match="split"):
+        checkpoint_accuracy(tmp_path / "checkpoint.pt", "val")
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        checkpoint_accuracy(tmp_path / "nowhere.pt")
 
 
 def test_figure_functions_return_axes():

@@ -53,6 +53,8 @@ __all__ = [
     "classify",
     "evaluate_mnist",
     "train_mnist",
+    "load_mnist_model",
+    "checkpoint_accuracy",
 ]
 
 N_PIXELS = 784
@@ -345,3 +347,40 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
     history = train(model, mnist_batches(targets, cfg), tcfg, checkpoint=checkpoint, callback=callback,
                     run_config=run_config)
     return model, history
+
+
+def load_mnist_model(checkpoint: str | Path) -> tuple[CBAN, dict]:
+    """The FBAN stored in a :func:`train_mnist` checkpoint and the run settings it was
+    trained under (``hidden``, ``pixel_range``, ``mask``, ...; see ``run_config``)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist; train with train_mnist(cfg, checkpoint=...)")
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    run = blob.get("run_config", {})
+    if "hidden" not in run or "pixel_range" not in run:
+        raise ValueError(f"checkpoint {str(path)!r} holds no MNIST run settings (hidden, pixel_range)")
+    model = build_fban(sizes=(N_PIXELS + N_LABEL_UNITS, *run["hidden"]), params=CBANParams(**blob["params"]))
+    model.load_state_dict(blob["model"])
+    return model, run
+
+
+def checkpoint_accuracy(checkpoint: str | Path, split: str = "test", n: int | None = None) -> float:
+    """Label accuracy of a trained MNIST FBAN on full, unshifted images of ``split``
+    ("train" or "test"; the first ``n`` images, all when None), labels unobserved.
+
+    With ``split="train"`` it measures how well the model fits its training images, to
+    set beside the test accuracy.
+    """
+    from attractorlab.data import load_mnist
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    model, run = load_mnist_model(checkpoint)
+    images, labels = load_mnist(split)
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"n must be >= 1 or None, got {n}")
+        images, labels = images[:n], labels[:n]
+    targets = encode_mnist(images, labels, pixel_range=run["pixel_range"])
+    pred = classify(model, targets, "none")["pred"]
+    return float((pred == torch.as_tensor(np.asarray(labels), dtype=torch.long)).float().mean())
