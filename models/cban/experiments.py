@@ -142,7 +142,7 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
                       lr_milestones=tuple(config.get("lr_milestones", ())),
                       optimizer=config.get("optimizer", "sgd_linf"), loss_units=config.get("loss_units", "all"),
                       weight_decay=float(config.get("weight_decay", 0.0)),
-                      max_shift=int(config.get("max_shift", 0)), td=config.get("td", "td1"))
+                      max_shift=config.get("max_shift", 0), td=config.get("td", "td1"))
     x_test, y_test = load_mnist("test")
     n_test = int(config["n_test"])
     x_test, y_test = x_test[:n_test], y_test[:n_test]

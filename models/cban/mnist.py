@@ -23,6 +23,11 @@ through their unclamped value ṽ (§3.2, default). With full images that is mos
 reconstruction of 784 clamped pixels, and label accuracy levels off near 95 %;
 ``"unobserved"`` (a deviation) sums only over the units the evidence hides, which with
 full images is a pure label loss (with Adam: 97.4 %, see ``references/README.md``).
+
+Augmentation (``max_shift``, a deviation; 0 in D.2): training images moved by random
+integer offsets of up to ``max_shift`` pixels, redrawn per example and epoch. The
+label-only model fits its training images far better than its test images; the shifts
+close most of that gap (numbers and commands in ``references/README.md``).
 """
 
 from __future__ import annotations
