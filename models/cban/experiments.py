@@ -7,6 +7,8 @@ into the output folder.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +139,9 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
 
     torch.set_num_threads(1)  # tiny dense nets: threads only add overhead
     out_dir = Path(out_dir)
-    keys = ("hidden", "mask", "n_train", "epochs", "batch_size", "lr", "max_iter", "theta", "max_minutes", "seed")
-    cfg = MNISTConfig(**{k: config[k] for k in keys}, pixel_range=config.get("pixel_range", "symmetric"),
-                      lr_milestones=tuple(config.get("lr_milestones", ())),
-                      optimizer=config.get("optimizer", "sgd_linf"), loss_units=config.get("loss_units", "all"),
-                      weight_decay=float(config.get("weight_decay", 0.0)),
-                      max_shift=config.get("max_shift", 0), td=config.get("td", "td1"))
+    # every MNISTConfig field the preset (or --set) gives; the others keep their D.2 defaults
+    fields = {f.name for f in dataclasses.fields(MNISTConfig)}
+    cfg = MNISTConfig(**{k: v for k, v in config.items() if k in fields})
     x_test, y_test = load_mnist("test")
     n_test = int(config["n_test"])
     x_test, y_test = x_test[:n_test], y_test[:n_test]
