@@ -159,6 +159,20 @@ def test_cban_mnist_smoke_experiment(tmp_path):
         checkpoint_accuracy(tmp_path / "checkpoint.pt", "val")
     with pytest.raises(FileNotFoundError, match="nowhere.pt"):
         checkpoint_accuracy(tmp_path / "nowhere.pt")
+    from attractorlab.data import load_mnist
+    from attractorlab.models.cban.mnist import evaluate_mnist, load_mnist_model
+
+    with pytest.raises(ValueError, match="modes.*'blur'"):
+        evaluate_mnist(load_mnist_model(tmp_path / "checkpoint.pt")[0], *load_mnist("test"), modes=("none", "blur"))
+    # a resumed run adds its epochs and its wall time to those of the run it continues
+    # (the stored time is set to 1000 s so that the sum cannot be mistaken for one epoch's time)
+    assert float(ds["train_seconds"]) > 0
+    blob["history"]["wall_s"][-1] = 1000.0
+    torch.save(blob, tmp_path / "checkpoint.pt")
+    more = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20], "td": "final",
+                                                  "max_shift": 1, "epochs": 2}, out_dir=tmp_path)
+    assert more["loss"].sizes["epoch"] == 2 and float(more["loss"][0]) == pytest.approx(float(ds["loss"][0]))
+    assert 1000.0 < float(more["train_seconds"]) < 1000.0 + 600
 
 
 def test_figure_functions_return_axes():

@@ -8,7 +8,6 @@ into the output folder.
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +158,8 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
             "weights_visible_hidden": (("hidden_unit", "visible_unit"),
                                        model.couplings[0].weight.detach().cpu().numpy(),
                                        {"long_name": "visible-to-hidden-1 weights", "units": "1"}),
+            "train_seconds": ((), hist["wall_s"][-1],
+                              {"long_name": "training wall time, summed over resumed runs", "units": "s"}),
         },
         coords={"epoch": np.asarray(hist["epoch"])},
         attrs={"experiment": "cban_mnist", "train_mask": cfg.mask, "n_test": n_test,
