@@ -72,3 +72,11 @@ def test_lin_tang_task_runs_the_spiking_learner_and_reports_its_measures():
     assert float(ds["lam2"]) == pytest.approx(calibrate_lam2(X, 0.3, n_atoms=16, seed=1))
     fixed = lin_tang_task(**kw, lam2=0.05)
     assert float(fixed["lam2"]) == 0.05
+
+
+@pytest.mark.parametrize("lam2", ["autoo", -0.1, float("nan")])
+def test_lin_tang_task_rejects_a_bad_lam2_before_loading_data(lam2):
+    from attractorlab.models.spiking_dictionary.sweeps import lin_tang_task
+
+    with pytest.raises(ValueError, match="lam2 must be a number >= 0 or 'auto'"):
+        lin_tang_task(dataset="A", n_train=10, n_test=10, lam2=lam2)

@@ -177,6 +177,8 @@ def lin_tang_task(
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
     from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
 
+    if lam2 != "auto" and (isinstance(lam2, str) or not float(lam2) >= 0):
+        raise ValueError(f"lam2 must be a number >= 0 or 'auto', got {lam2!r}")
     data = load_lin_tang_dataset(dataset, n_train=n_train, n_test=n_test, seed=seed)
     N = data.n_atoms if n_atoms is None else int(n_atoms)
     X = data.X_train[np.random.default_rng(seed).permutation(n_train)]
