@@ -124,6 +124,35 @@ def test_mnist_shift_images_matches_a_loop_reference():
             MNISTConfig(max_shift=bad)
 
 
+def test_mnist_rotate_images_matches_scipy_ndimage_rotate():
+    """Bilinear rotation about the centre with background outside the frame is what
+    scipy.ndimage.rotate does with order=1 and mode="grid-constant" (an independent code)."""
+    from scipy import ndimage
+
+    from attractorlab.models.cban.mnist import MNISTConfig, mnist_batches, rotate_images
+
+    y = torch.rand(12, N_PIXELS + N_LABEL_UNITS, dtype=torch.float64)
+    out = rotate_images(y, 40.0, background=-0.5, generator=torch.Generator().manual_seed(3))
+    angles = (2 * torch.rand(12, generator=torch.Generator().manual_seed(3)) - 1) * 40.0
+    assert angles.abs().max() > 20  # large turns: the corners come from outside the frame
+    for i in range(12):
+        ref = ndimage.rotate(y[i, :N_PIXELS].reshape(28, 28).numpy(), float(angles[i]), reshape=False,
+                             order=1, mode="grid-constant", cval=-0.5)
+        np.testing.assert_allclose(out[i, :N_PIXELS].reshape(28, 28).numpy(), ref, atol=1e-5)
+    assert torch.equal(out[:, N_PIXELS:], y[:, N_PIXELS:])  # labels never move
+    assert rotate_images(y, 0, background=0.0) is y
+    # in training batches, rotation is on when max_rotation > 0 and fills with the background
+    cfg = MNISTConfig(mask="none", batch_size=12, max_rotation=30, pixel_range="unit")
+    flat = torch.cat([torch.full((12, N_PIXELS), 0.5), y[:, N_PIXELS:]], 1).float()
+    batch = next(iter(mnist_batches(flat, cfg)(0, torch.Generator().manual_seed(0))))
+    corners = batch.target[:, :N_PIXELS].reshape(12, 28, 28)[:, 0, 0]
+    assert corners.min() < 0.5 and corners.min() >= 0.0
+    assert MNISTConfig().max_rotation == 0  # D.2: no augmentation by default
+    for bad in (-1, 181, "10"):
+        with pytest.raises(ValueError, match="max_rotation"):
+            MNISTConfig(max_rotation=bad)
+
+
 def test_cban_bars_smoke_experiment(tmp_path):
     assert set(get_experiment("cban_bars").presets) >= {"smoke", "paper"}
     ds = run_experiment("cban_bars", "smoke", {"epochs": 60, "n_eval_masks": 5}, out_dir=tmp_path)
@@ -140,7 +169,8 @@ def test_cban_bars_smoke_experiment(tmp_path):
 
 def test_cban_mnist_smoke_experiment(tmp_path):
     ds = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20],
-                                                "td": "final", "max_shift": 1}, out_dir=tmp_path)
+                                                "td": "final", "max_shift": 1, "max_rotation": 10.0},
+                        out_dir=tmp_path)
     for f in ("results.nc", "fig4_mnist.png", "checkpoint.pt"):
         assert (tmp_path / f).exists(), f
     back = load_dataset(tmp_path / "results.nc")
@@ -151,6 +181,7 @@ def test_cban_mnist_smoke_experiment(tmp_path):
     assert ds.attrs["pixel_range"] == "symmetric"
     blob = torch.load(tmp_path / "checkpoint.pt", weights_only=False)  # the options reach training
     assert ds.attrs["td"] == blob["config"]["td"] == "final" and blob["run_config"]["max_shift"] == 1
+    assert blob["run_config"]["max_rotation"] == 10.0 == ds.attrs["max_rotation"]
     # the stored model, rebuilt from its checkpoint, scores what the run reported
     from attractorlab.models.cban.mnist import checkpoint_accuracy
 
@@ -170,7 +201,7 @@ def test_cban_mnist_smoke_experiment(tmp_path):
     blob["history"]["wall_s"][-1] = 1000.0
     torch.save(blob, tmp_path / "checkpoint.pt")
     more = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20], "td": "final",
-                                                  "max_shift": 1, "epochs": 2}, out_dir=tmp_path)
+                                                  "max_shift": 1, "max_rotation": 10.0, "epochs": 2}, out_dir=tmp_path)
     assert more["loss"].sizes["epoch"] == 2 and float(more["loss"][0]) == pytest.approx(float(ds["loss"][0]))
     assert 1000.0 < float(more["train_seconds"]) < 1000.0 + 600
 

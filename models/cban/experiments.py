@@ -109,8 +109,9 @@ _MNIST_SMOKE = {
     # "sgd_linf" (D.2) or e.g. "adam"; "all" visible units in the loss (§3.2) or only
     # the "unobserved" ones (deviation; see mnist.MNISTConfig).
     "optimizer": "sgd_linf", "loss_units": "all", "weight_decay": 0.0,
-    # random training translations of up to max_shift pixels (0 = none, D.2; deviation).
-    "max_shift": 0,
+    # random training translations of up to max_shift pixels and rotations of up to
+    # max_rotation degrees (0 = none, D.2; deviations).
+    "max_shift": 0, "max_rotation": 0.0,
     # "td1" = loss over every settling iteration (D.2); "final" = settled state only (deviation).
     "td": "td1",
 }
@@ -164,7 +165,8 @@ def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
         coords={"epoch": np.asarray(hist["epoch"])},
         attrs={"experiment": "cban_mnist", "train_mask": cfg.mask, "n_test": n_test,
                "pixel_range": cfg.pixel_range, "optimizer": cfg.optimizer, "loss_units": cfg.loss_units,
-               "weight_decay": cfg.weight_decay, "max_shift": cfg.max_shift, "td": cfg.td,
+               "weight_decay": cfg.weight_decay, "max_shift": cfg.max_shift,
+               "max_rotation": cfg.max_rotation, "td": cfg.td,
                "paper_accuracy": "87.5% Perlin-masked, 89.9% clean; 98.5% full-image training (CB §4.2)"},
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)

@@ -24,8 +24,9 @@ reconstruction of 784 clamped pixels, and label accuracy levels off near 95 %;
 ``"unobserved"`` (a deviation) sums only over the units the evidence hides, which with
 full images is a pure label loss (with Adam: 97.4 %, see ``references/README.md``).
 
-Augmentation (``max_shift``, a deviation; 0 in D.2): training images moved by random
-integer offsets of up to ``max_shift`` pixels, redrawn per example and epoch. The
+Augmentation (``max_shift`` and ``max_rotation``, deviations; none in D.2): training
+images moved by random integer offsets of up to ``max_shift`` pixels and rotated by
+random angles of up to ``max_rotation`` degrees, redrawn per example and epoch. The
 label-only model fits its training images far better than its test images; the shifts
 close most of that gap (numbers and commands in ``references/README.md``).
 """
@@ -55,6 +56,7 @@ __all__ = [
     "mnist_evidence",
     "mnist_batches",
     "shift_images",
+    "rotate_images",
     "classify",
     "evaluate_mnist",
     "train_mnist",
@@ -117,6 +119,11 @@ class MNISTConfig:
         translated by an integer offset drawn uniformly from ``[-max_shift, max_shift]``
         in each direction, redrawn per example and epoch, the uncovered border filled with
         background (:func:`shift_images`). Test images are never shifted.
+    max_rotation : float
+        Training augmentation (a deviation; 0 = none, as in D.2): each training image is
+        rotated about its centre by an angle drawn uniformly from
+        ``[-max_rotation, max_rotation]`` degrees (bilinear, background outside the
+        frame; :func:`rotate_images`), before the shift. Test images are never rotated.
     td : str
         Credit assignment over the settling trajectory: ``"td1"`` (D.2, default: the loss
         averaged over every iteration's state) or another :class:`.train.TrainConfig` mode,
@@ -142,6 +149,7 @@ class MNISTConfig:
     loss_units: str = "all"
     weight_decay: float = 0.0
     max_shift: int = 0
+    max_rotation: float = 0.0
     td: str = "td1"
 
     def __post_init__(self):
@@ -157,6 +165,9 @@ class MNISTConfig:
             raise ValueError(f"loss_units must be one of {LOSS_UNITS}, got {self.loss_units!r}")
         if not (isinstance(self.max_shift, (int, np.integer)) and 0 <= self.max_shift < 14):
             raise ValueError(f"max_shift must be an integer in [0, 13] pixels, got {self.max_shift!r}")
+        if not (isinstance(self.max_rotation, (int, float, np.integer, np.floating))
+                and 0 <= self.max_rotation <= 180):
+            raise ValueError(f"max_rotation must be a number of degrees in [0, 180], got {self.max_rotation!r}")
         if self.mask not in MASK_MODES:
             raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
         if not 0 <= self.fraction <= 1:
@@ -239,6 +250,39 @@ def shift_images(targets: Tensor, max_shift: int, *, background: float,
     return torch.cat([moved.reshape(n, N_PIXELS), targets[:, N_PIXELS:]], 1)
 
 
+def rotate_images(targets: Tensor, max_degrees: float, *, background: float,
+                  generator: torch.Generator | None = None) -> Tensor:
+    """Rotate the pixel part of visible targets about the image centre by random angles.
+
+    Each row's 28x28 image turns by an angle drawn uniformly from
+    ``[-max_degrees, max_degrees]`` (bilinear interpolation); points that come from
+    outside the frame take the value ``background``, and the label units are unchanged.
+
+    Parameters
+    ----------
+    targets : Tensor, shape (n, 812)
+    max_degrees : float
+        Largest angle in degrees (0 returns ``targets`` itself).
+    background : float
+        Coded value of an empty pixel (0 for unit coding, -0.999 for symmetric coding).
+    """
+    if not 0 <= max_degrees <= 180:
+        raise ValueError(f"max_degrees must be in [0, 180], got {max_degrees}")
+    if max_degrees == 0:
+        return targets
+    n = targets.shape[0]
+    angle = (2 * torch.rand(n, generator=generator) - 1) * (max_degrees * np.pi / 180)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros(n)
+    # affine_grid maps output coordinates (in [-1, 1]) to the input point they sample
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    theta = theta.to(device=targets.device, dtype=targets.dtype)
+    img = targets[:, :N_PIXELS].reshape(n, 1, 28, 28) - background  # zero padding = background
+    grid = torch.nn.functional.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
+    turned = torch.nn.functional.grid_sample(img, grid, mode="bilinear", padding_mode="zeros",
+                                             align_corners=False) + background
+    return torch.cat([turned.reshape(n, N_PIXELS), targets[:, N_PIXELS:]], 1)
+
+
 def mnist_evidence(targets: Tensor, mask: str, *, fraction: float = 1 / 3, frequency: float = 7.0,
                    generator: torch.Generator | None = None) -> Evidence:
     """Evidence for a batch of targets: label units always unobserved, pixels hidden by
@@ -257,14 +301,15 @@ def mnist_evidence(targets: Tensor, mask: str, *, fraction: float = 1 / 3, frequ
 
 def mnist_batches(targets: Tensor, cfg: MNISTConfig):
     """``batches(epoch, generator)`` for :func:`.train.train`: shuffled, fresh masks (and
-    shifts, when ``cfg.max_shift`` > 0) each epoch."""
+    rotations and shifts, when ``cfg.max_rotation`` or ``cfg.max_shift`` > 0) each epoch."""
     background = -TARGET_SCALE if cfg.pixel_range == "symmetric" else 0.0
 
     def batches(epoch: int, gen: torch.Generator) -> Iterator[Batch]:
         perm = torch.randperm(len(targets), generator=gen)
         for i in range(0, len(targets) - cfg.batch_size + 1, cfg.batch_size):
-            y = shift_images(targets[perm[i: i + cfg.batch_size]], cfg.max_shift, background=background,
-                             generator=gen)
+            y = rotate_images(targets[perm[i: i + cfg.batch_size]], cfg.max_rotation, background=background,
+                              generator=gen)
+            y = shift_images(y, cfg.max_shift, background=background, generator=gen)
             ev = mnist_evidence(y, cfg.mask, fraction=cfg.fraction, frequency=cfg.frequency, generator=gen)
             weight = (~ev.mask).to(y.dtype) if cfg.loss_units == "unobserved" else None
             yield Batch(ev, y, weight)
@@ -354,7 +399,7 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
         return cfg.max_minutes is not None and time.monotonic() - t0 > 60 * cfg.max_minutes
 
     run_keys = ("hidden", "mask", "fraction", "frequency", "n_train", "batch_size", "pixel_range", "loss_units",
-                "max_shift")
+                "max_shift", "max_rotation")
     run_config = {k: getattr(cfg, k) for k in run_keys}
     history = train(model, mnist_batches(targets, cfg), tcfg, checkpoint=checkpoint, callback=callback,
                     run_config=run_config)
