@@ -1,8 +1,5 @@
 """Metrics shared by the experiments.
 
-* :func:`surrogate_objective`: the dictionary-learning test objective of Lin & Tang
-  (2019), after Mairal et al. (2009): for each test signal x, the minimum over a >= 0 of
-  1/2 ||x - D a||^2 + lambda_1 ||a||_1 with D = F^T, averaged over the test set.
 * Image metrics (PAPERS.md Part III): :func:`psnr`, :func:`ssim` (Wang et al. 2004:
   11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, valid filtering, mean of the map),
   :func:`rgb_to_y` (ITU-R BT.601 luma in [16, 235]), :func:`shave`, :func:`l1_error`,
@@ -12,6 +9,10 @@ The image metrics accept numpy arrays or torch tensors; they compute in float64 
 return the type they were given (numpy -> numpy / float, torch -> torch on the input's
 device). Images are ``(H, W)`` or ``(H, W, C)`` (channel last); ``batched=True`` adds a
 leading image axis and returns one value per image.
+
+The dictionary-learning test objective of Lin & Tang (2019) needs a LASSO solve for every
+test signal, so it lives with the solver:
+:func:`attractorlab.models.baselines.fista.surrogate_objective` (analysis imports no model).
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import math
 
 import numpy as np
 
-from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso
-
 __all__ = [
-    "surrogate_objective",
     "psnr",
     "ssim",
     "rgb_to_y",
@@ -32,40 +30,6 @@ __all__ = [
     "mean_sem",
     "sr_scores",
 ]
-
-
-def surrogate_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8,
-                        max_iter: int = 5000, batch: int = 2000) -> float:
-    """Mean non-negative LASSO objective of the test signals under dictionary ``D``.
-
-    Parameters
-    ----------
-    D : (M, N) array
-        Dictionary, atoms in columns (for the spiking net, ``D = F.T``).
-    X : (P, M) array
-        Test signals, one per row.
-    lam1 : float
-        Sparsity weight lambda_1 (the same for every method compared).
-    tol, max_iter : float, int
-        FISTA stopping rule (see :func:`~attractorlab.models.baselines.fista.nonneg_lasso`).
-    batch : int
-        Signals solved together (memory bound).
-
-    Returns
-    -------
-    float
-        Mean of 1/2 ||x - D a*||^2 + lam1 ||a*||_1 over the rows of ``X``.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    D = np.asarray(D, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != D.shape[0]:
-        raise ValueError(f"X must have shape (P, M) with M = {D.shape[0]}, got {X.shape}")
-    total = 0.0
-    for start in range(0, X.shape[0], batch):
-        Xb = X[start:start + batch].T
-        A = nonneg_lasso(D, Xb, lam1, tol=tol, max_iter=max_iter)
-        total += float(lasso_objective(D, Xb, A, lam1).sum())
-    return total / X.shape[0]
 
 
 # --------------------------------------------------------------------------- image metrics

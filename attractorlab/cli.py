@@ -17,95 +17,25 @@ Bad arguments (and ``ValueError`` from an experiment's configuration) print one 
 ``attractorlab: error: ...`` and exit with status 2; set ``ATTRACTORLAB_DEBUG=1`` to get
 the traceback instead.
 
-Figure registry
----------------
-Figures are regenerated from saved results, never by rerunning a model. A module registers
-a maker with :func:`register_figure`::
-
-    from attractorlab.cli import register_figure
-
-    @register_figure("lin_tang_fig4", experiment="lin_tang_A", description="Fig 4 objective curves")
-    def fig4(results_dir, out_dir):        # results_dir: results/<experiment>/<preset>
-        ds = load_dataset(results_dir / "result.nc")
-        ...                                # write PNGs with atomic_path
-        return [out_dir / "fig4.png"]      # the files written
-
-Modules listed in ``FIGURE_MODULES`` are imported on first lookup (a module that does not
-exist yet is skipped).
+Experiments and figure makers are registered in :mod:`attractorlab.experiments` (one
+module per paper experiment; :mod:`attractorlab.experiments.figures` for the figure
+makers, which redraw a figure from saved results, never by rerunning a model). This
+module imports them only when a command needs them, so ``attractorlab --help`` loads
+neither Brian2 nor torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-__all__ = ["main", "build_parser", "register_figure", "get_figure", "list_figures", "FIGURE_MODULES"]
+__all__ = ["main", "build_parser"]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-
-#: Modules whose import registers figure makers (imported lazily; missing ones are skipped).
-FIGURE_MODULES: tuple[str, ...] = (
-    "attractorlab.analysis.figures",
-    "attractorlab.models.spiking_dictionary.figures",
-    "attractorlab.models.cban.figures",
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Figure:
-    """A registered figure maker: ``func(results_dir: Path, out_dir: Path) -> list[Path]``."""
-
-    name: str
-    func: Callable[[Path, Path], Sequence[Path]]
-    experiment: str
-    description: str = ""
-
-
-_FIGURES: dict[str, Figure] = {}
-_figures_loaded = False
-
-
-def register_figure(name: str, *, experiment: str, description: str = "") -> Callable[[Callable], Callable]:
-    """Decorator registering a figure maker that reads results of ``experiment``."""
-
-    def deco(func: Callable) -> Callable:
-        _FIGURES[name] = Figure(name, func, experiment, description or (func.__doc__ or "").strip().split("\n")[0])
-        return func
-
-    return deco
-
-
-def _load_figures() -> None:
-    global _figures_loaded
-    if _figures_loaded:
-        return
-    for mod in FIGURE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not mod.startswith(exc.name):
-                raise
-    _figures_loaded = True
-
-
-def list_figures() -> list[str]:
-    """Names of registered figure makers, sorted."""
-    _load_figures()
-    return sorted(_FIGURES)
-
-
-def get_figure(name: str) -> Figure:
-    """The figure maker ``name``; ValueError listing the known ones otherwise."""
-    _load_figures()
-    if name not in _FIGURES:
-        raise ValueError(f"unknown figure {name!r}; known: {', '.join(sorted(_FIGURES)) or '(none registered yet)'}")
-    return _FIGURES[name]
 
 
 # ---------------------------------------------------------------- argument parsing
@@ -222,19 +152,21 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_figure(args) -> int:
+    from attractorlab import experiments
+
     if args.list:
-        names = list_figures()
+        names = experiments.list_figures()
         if not names:
             print("no figure makers registered yet")
         for name in names:
-            fig = get_figure(name)
+            fig = experiments.get_figure(name)
             print(f"{name:<28}{fig.description}  [reads: {fig.experiment}]")
         return 0
     if not args.name:
         raise _UsageError("figure: give a figure NAME or --list")
     from attractorlab.results import results_root
 
-    fig = get_figure(args.name)
+    fig = experiments.get_figure(args.name)
     results_dir = args.results if args.results is not None else results_root() / fig.experiment / args.preset
     if not results_dir.is_dir():
         raise ValueError(
@@ -283,7 +215,7 @@ def _dispatch(args, parser) -> int:
         parser.print_help()
         return 0
     if args.command == "demo":
-        from attractorlab.demo import DATA_STEPS, run_demo
+        from attractorlab.experiments.demo import DATA_STEPS, run_demo
 
         run_demo(args.out, steps=DATA_STEPS if args.data_only else None)
         return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attractorlab.analysis.metrics import surrogate_objective
-from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso
+from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso, surrogate_objective
 from attractorlab.models.baselines.sgd_dictionary import (
     default_snapshots,
     nonneg_lasso_batched,

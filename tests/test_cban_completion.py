@@ -100,9 +100,9 @@ def test_omniglot_smoke_pipeline_and_resume(tmp_path):
 
 def test_sr_smoke_pipeline(tmp_path):
     from attractorlab.experiments import run_experiment
-    from attractorlab.models.baselines.bicubic import evaluate_bicubic
+    from attractorlab.experiments.cban_sr import evaluate_bicubic
     from attractorlab.models.cban.datasets import sr_test_images
-    from attractorlab.models.cban.sr import _center_crop
+    from attractorlab.models.cban.sr import center_crop
     from attractorlab.results import load_dataset
 
     ov = dict(n_train_images=1, stride=40, epochs=1, channels=[3, 3, 3], max_iter=3, eval_limit=2, eval_crop=40,
@@ -115,7 +115,7 @@ def test_sr_smoke_pipeline(tmp_path):
     assert saved.mean_psnr.dims == ("set", "method") and saved.example_cban.shape == (2, 24, 24, 3)
     assert float(saved.paper_psnr.sel(set="Set5", paper_method="CBAN")) == 34.18
     # the bicubic column is the protocol of evaluate_bicubic on the same crops
-    crops = [_center_crop(im, 40, 2) for im in sr_test_images("Set5", limit=2)]
+    crops = [center_crop(im, 40, 2) for im in sr_test_images("Set5", limit=2)]
     p, s = evaluate_bicubic(crops, 2)
     assert np.allclose(saved.psnr_bicubic.values, p) and np.allclose(saved.ssim_bicubic.values, s)
     assert ds.attrs["n_train_patches"] > 0

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from attractorlab import cli, experiments
+from attractorlab.experiments import registry
 from attractorlab.data import data_root
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def test_data_check_fails_on_a_corrupted_copy(tmp_path):
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setattr(experiments, "_REGISTRY", {})
+    monkeypatch.setattr(registry, "_REGISTRY", {})
     monkeypatch.setattr(experiments, "_loaded", True)
 
     @experiments.register_experiment("toy", presets={"smoke": {"n": 2}, "paper": {"n": 100}}, description="toy run")
@@ -101,10 +102,10 @@ def test_run_list_run_and_config_errors(toy, tmp_path, capsys):
 
 
 def test_figure_registry_regenerates_from_saved_results(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_FIGURES", {})
-    monkeypatch.setattr(cli, "_figures_loaded", True)
+    monkeypatch.setattr(registry, "_FIGURES", {})
+    monkeypatch.setattr(experiments, "_loaded", True)
 
-    @cli.register_figure("toy_fig", experiment="toy", description="a toy figure")
+    @experiments.register_figure("toy_fig", experiment="toy", description="a toy figure")
     def make(results_dir, out_dir):
         out = out_dir / "fig.txt"
         out.write_text((results_dir / "r.txt").read_text().upper())
@@ -133,7 +134,7 @@ def test_bench_runs_scripts_and_rejects_unknown(tmp_path, monkeypatch, capsys):
 
 
 def test_demo_writes_the_dataset_page(tmp_path):
-    from attractorlab.demo import DATA_STEPS, run_demo
+    from attractorlab.experiments.demo import DATA_STEPS, run_demo
 
     seen = []
     out = run_demo(tmp_path / "demo", steps=DATA_STEPS + [("extra", seen.append)])
@@ -144,7 +145,7 @@ def test_demo_writes_the_dataset_page(tmp_path):
 
 def test_demo_and_data_list_without_any_data(tmp_path, monkeypatch, capsys):
     from attractorlab import data
-    from attractorlab.demo import DATA_STEPS, run_demo
+    from attractorlab.experiments.demo import DATA_STEPS, run_demo
 
     monkeypatch.setenv("ATTRACTORLAB_DATA", str(tmp_path / "nodata"))
     monkeypatch.setenv("ATTRACTORLAB_CACHE", str(tmp_path / "cache"))

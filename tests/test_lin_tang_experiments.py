@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from attractorlab.analysis.metrics import surrogate_objective
+from attractorlab.models.baselines.fista import surrogate_objective
 from attractorlab.models.baselines.sgd_dictionary import random_dictionary
 from attractorlab.models.spiking_dictionary.datasets import planted_dictionary_data
 from attractorlab.models.spiking_dictionary.measures import (
@@ -177,14 +177,14 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
                  "fig6_atoms.png", "fig7_denoising.png", "denoise.nc", "raster_before.nc"):
         assert (tmp_path / name).stat().st_size > 0, name
     # receptive fields of the learned atoms against V1, added to the finished run
-    from attractorlab.models.spiking_dictionary.experiments import receptive_fields_from_results
+    from attractorlab.experiments.lin_tang import receptive_fields_from_results
 
     cmp = receptive_fields_from_results(tmp_path, progress=False, max_atoms=12)
     fits = load_dataset(tmp_path / "gabor_fits.nc")
     assert fits.sizes["atom"] == 12 and int(cmp["n_model"]) == int(fits["good"].sum()) > 0
     assert 0.0 <= float(cmp["distance"]) <= 1.0 and (tmp_path / "nxny_vs_v1.png").stat().st_size > 0
     # Fig. 7 redone with the current preset's method (lambda chosen on another image)
-    from attractorlab.models.spiking_dictionary.experiments import denoise_from_results
+    from attractorlab.experiments.lin_tang import denoise_from_results
 
     den = denoise_from_results(tmp_path, progress=False, denoise_stride=8)
     assert den.attrs["lam_chosen_on"] == "astronaut" and den.attrs["scaling"] == "noise"
@@ -202,8 +202,8 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     assert saved.attrs["lam2"] > 0
     assert saved["consistency"].sel(init="consistent").values[0] == pytest.approx(1.0)
     np.testing.assert_allclose(saved["objective"].values, ds["objective"].values)
-    # figures are redrawn from the saved files through the CLI's figure registry
-    from attractorlab.cli import get_figure
+    # figures are redrawn from the saved files through the figure registry
+    from attractorlab.experiments import get_figure
 
     written = get_figure("lin_tang_A").func(tmp_path, tmp_path / "redrawn")
     assert len(written) == 5 and all(p.stat().st_size > 0 for p in written)

@@ -8,13 +8,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from attractorlab.analysis.metrics import l1_error, mean_sem, psnr, rgb_to_y, shave, sr_scores, ssim
-from attractorlab.models.baselines.bicubic import (
-    bicubic_degrade,
-    bicubic_upscale,
-    evaluate_bicubic,
-    imresize,
-    resize_matrix,
-)
+from attractorlab.models.baselines.bicubic import bicubic_degrade, bicubic_upscale, imresize, resize_matrix
 
 
 def _pair(rng, shape, noise=0.1):
@@ -117,6 +111,7 @@ def test_bicubic_set5_standard_protocol():
     tolerance 0.1 dB / 0.002 (the MATLAB pipeline rounds Y to uint8 and between passes).
     """
     from attractorlab import data
+    from attractorlab.experiments.cban_sr import evaluate_bicubic
 
     images = data.load_sr_set("Set5")
     p, s = evaluate_bicubic(images, 2)

@@ -156,7 +156,7 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 @pytest.mark.standalone
 def test_learning_lowers_surrogate_objective_on_planted_dictionary():
-    from attractorlab.analysis.metrics import surrogate_objective
+    from attractorlab.models.baselines.fista import surrogate_objective
 
     X, D = _data(6 * CHUNK + 200, seed=0)
     Xtrain, Xtest = X[:6 * CHUNK], X[6 * CHUNK:]
@@ -201,7 +201,7 @@ def test_random_init_symmetrises_with_decay():
 def test_dataset_a_size_learning_lowers_objective():
     """N = 256, M = 128 (Dataset A's shape), 4,000 normalised sign-split 8x8 patches of a
     natural image: the test objective falls, weights stay consistent (H ~ F B)."""
-    from attractorlab.analysis.metrics import surrogate_objective
+    from attractorlab.models.baselines.fista import surrogate_objective
     from attractorlab.data import bundled_image, sample_patches
 
     img = bundled_image("camera")

@@ -9,8 +9,7 @@
 * per-paper figures from ``lin_tang``, ``cban`` and ``cban_completion``: ids
   ``"<module>.<name>"`` (e.g. ``"lin_tang.fig2"``) for every entry of the module's own
   ``FIGURES`` dict if it defines one, else for every public function whose name starts with
-  ``fig`` or ``tab``, else for every function in its ``__all__``. A per-paper module that
-  is not written yet is skipped.
+  ``fig`` or ``tab``, else for every function in its ``__all__``.
 
 Example
 -------
@@ -44,18 +43,12 @@ _SHARED: dict[str, tuple[str, str]] = {
     "spikes.error_vs_duration": ("spikes", "error_vs_duration_plot"),
 }
 
-#: Per-paper figure modules written by the model helpers (may be absent).
+#: Per-paper figure modules.
 _PAPER_MODULES = ("lin_tang", "cban", "cban_completion")
 
 
 def _paper_figures(module: str) -> dict[str, Callable]:
-    full = f"{_PKG}.{module}"
-    try:
-        mod = importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:  # the module itself is absent: fine; a missing dependency is not
-            return {}
-        raise
+    mod = importlib.import_module(f"{_PKG}.{module}")
     table = getattr(mod, "FIGURES", None)
     if isinstance(table, Mapping):
         return {f"{module}.{k}": v for k, v in table.items()}

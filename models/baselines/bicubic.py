@@ -39,7 +39,6 @@ __all__ = [
     "imresize",
     "bicubic_degrade",
     "bicubic_upscale",
-    "evaluate_bicubic",
 ]
 
 
@@ -202,25 +201,3 @@ def bicubic_upscale(lr, scale: int = 2):
     if int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")
     return imresize(lr, float(scale))
-
-
-def evaluate_bicubic(images: Sequence[np.ndarray], scale: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Bicubic SR baseline by the standard protocol; per-image PSNR (dB) and SSIM.
-
-    For each uint8 HR image: modcrop, LR = bicubic down-scale (uint8), SR = bicubic
-    up-scale of LR (uint8), then :func:`attractorlab.analysis.metrics.sr_scores`
-    (BT.601 Y, shave ``scale``, PSNR with MAX 255, SSIM 11x11 sigma 1.5).
-    """
-    from attractorlab.analysis.metrics import sr_scores
-
-    ps, ss = [], []
-    for hr in images:
-        hr = np.asarray(hr)
-        if hr.dtype != np.uint8:
-            raise ValueError(f"images must be uint8, got {hr.dtype}")
-        hr = hr[: hr.shape[0] - hr.shape[0] % scale, : hr.shape[1] - hr.shape[1] % scale]
-        sr = bicubic_upscale(bicubic_degrade(hr, scale), scale)
-        p, s = sr_scores(sr, hr, scale=scale)
-        ps.append(p)
-        ss.append(s)
-    return np.array(ps), np.array(ss)

@@ -6,13 +6,18 @@ Solves, for each column x of X,
 
 which is eq (16) of Lin & Tang (2019) (with S = diag(s); s = 1 gives the plain
 non-negative LASSO of eq (6) used for the surrogate objective).
+
+:func:`surrogate_objective` is the dictionary-learning test objective of Lin & Tang
+(2019), after Mairal et al. (2009): for each test signal x, the minimum over a >= 0 of
+1/2 ||x - D a||^2 + lambda_1 ||a||_1 with D = F^T, averaged over the test set, solved
+exactly by :func:`nonneg_lasso`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nonneg_lasso", "lasso_objective"]
+__all__ = ["nonneg_lasso", "lasso_objective", "surrogate_objective"]
 
 
 def _check(D: np.ndarray, X: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -99,3 +104,37 @@ def lasso_objective(D: np.ndarray, X: np.ndarray, A: np.ndarray, lam: float) -> 
     A = np.asarray(A, dtype=np.float64).reshape(D.shape[1], -1)
     R = X - D @ A
     return 0.5 * np.sum(R * R, axis=0) + lam * np.sum(np.abs(A), axis=0)
+
+
+def surrogate_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8,
+                        max_iter: int = 5000, batch: int = 2000) -> float:
+    """Mean non-negative LASSO objective of the test signals under dictionary ``D``.
+
+    Parameters
+    ----------
+    D : (M, N) array
+        Dictionary, atoms in columns (for the spiking net, ``D = F.T``).
+    X : (P, M) array
+        Test signals, one per row.
+    lam1 : float
+        Sparsity weight lambda_1 (the same for every method compared).
+    tol, max_iter : float, int
+        FISTA stopping rule (see :func:`nonneg_lasso`).
+    batch : int
+        Signals solved together (memory bound).
+
+    Returns
+    -------
+    float
+        Mean of 1/2 ||x - D a*||^2 + lam1 ||a*||_1 over the rows of ``X``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    D = np.asarray(D, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != D.shape[0]:
+        raise ValueError(f"X must have shape (P, M) with M = {D.shape[0]}, got {X.shape}")
+    total = 0.0
+    for start in range(0, X.shape[0], batch):
+        Xb = X[start:start + batch].T
+        A = nonneg_lasso(D, Xb, lam1, tol=tol, max_iter=max_iter)
+        total += float(lasso_objective(D, Xb, A, lam1).sum())
+    return total / X.shape[0]

@@ -2,8 +2,10 @@
 
 Pure dynamics in :mod:`.functional`, couplings in :mod:`.layers`, the weight-owning
 module and builders in :mod:`.module`, losses in :mod:`.losses`, masks in
-:mod:`.masks`, training in :mod:`.train`; experiments ``cban_bars`` and ``cban_mnist``
-in :mod:`.experiments`.
+:mod:`.masks`, training in :mod:`.train`; task models in :mod:`.bars`, :mod:`.mnist`,
+:mod:`.completion` and :mod:`.sr`. The experiments that use them (``cban_bars``,
+``cban_mnist``, ``cban_omniglot``, ``cban_cifar10``, ``cban_sr``) are in
+:mod:`attractorlab.experiments`.
 """
 
 from .functional import (

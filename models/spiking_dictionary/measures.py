@@ -3,7 +3,7 @@
 * :func:`dictionary_objective`: the surrogate dictionary objective (Mairal et al. 2009) on a
   test set, mean over x of min_{a >= 0} 1/2 ||x - D a||^2 + lam1 ||a||_1 with D = F^T
   (PAPERS I.7(6): S = I, same lam1 for every method). It is the quantity of
-  :func:`attractorlab.analysis.metrics.surrogate_objective`, solved here by scikit-learn's
+  :func:`attractorlab.models.baselines.fista.surrogate_objective`, solved here by scikit-learn's
   coordinate descent (duality gap 1e-8 ||x||^2), which is exact like the FISTA oracle but
   ~25x faster on the coherent non-negative dictionaries of this paper (checked against
   it in ``tests/test_lin_tang_experiments.py``).

@@ -2,10 +2,10 @@
 
 The demo is a list of steps, :data:`DEMO_STEPS`; each is a ``(title, func)`` pair where
 ``func(out_dir: Path)`` prints what it does and writes its files under ``out_dir``
-(atomically). Later modules append their own steps (model runs on the smoke presets)::
-
-    from attractorlab.demo import DEMO_STEPS
-    DEMO_STEPS.append(("spiking dictionary (smoke)", my_step))
+(atomically): the data steps here (:data:`DATA_STEPS`), then the model steps of
+:mod:`attractorlab.experiments.demo_models` (:data:`DEMO_MODEL_STEPS`), which import
+their simulators only when they run, so the data part (``attractorlab demo --data-only``)
+needs neither Brian2 nor torch.
 
 Steps that need a dataset that is absent say so and carry on, so the demo also works on a
 fresh machine with only the bundled scikit-image pictures.
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from attractorlab.experiments.demo_models import DEMO_MODEL_STEPS
 
 __all__ = ["DATA_STEPS", "DEMO_STEPS", "run_demo", "data_report", "dataset_figure"]
 
@@ -120,19 +122,9 @@ DATA_STEPS: list[tuple[str, Callable[[Path], object]]] = [
     ("dataset samples", dataset_figure),
 ]
 
-#: Ordered demo steps: (title, func(out_dir)). Append to extend the demo.
-#: The model steps (spiking dictionary, receptive fields vs V1, CBAN bar task, summary page)
-#: live in :mod:`attractorlab.demo_models`; they import their simulators lazily.
-DEMO_STEPS: list[tuple[str, Callable[[Path], object]]] = list(DATA_STEPS)
-
-
-def _add_model_steps() -> None:
-    from attractorlab.demo_models import DEMO_MODEL_STEPS
-
-    DEMO_STEPS.extend(DEMO_MODEL_STEPS)
-
-
-_add_model_steps()
+#: Ordered demo steps: (title, func(out_dir)): the data steps, then the model steps
+#: (spiking dictionary, receptive fields vs V1, CBAN bar task, summary page).
+DEMO_STEPS: list[tuple[str, Callable[[Path], object]]] = DATA_STEPS + DEMO_MODEL_STEPS
 
 
 def run_demo(out_dir: str | Path | None = None, *, steps=None) -> Path:

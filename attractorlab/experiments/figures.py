@@ -1,16 +1,19 @@
-"""Figure makers for ``attractorlab figure``: redraw a ``lin_tang_*`` run's figures from its
-saved results (no model is rerun).
+"""Figure makers of ``attractorlab figure``: redraw a run's figures from its saved results
+(no model is rerun).
 
 ``attractorlab figure lin_tang_A --results results/lin_tang_A/paper`` writes Figs 2, 3, 4, 6
 (and 7 for Dataset A) as PNG next to the results or under ``--out``.
+
+The CBAN experiments draw their figures at the end of each run (``cban_*`` have no figure
+maker yet).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from attractorlab.cli import register_figure
-from attractorlab.models.spiking_dictionary.experiments import write_figures
+from attractorlab.experiments.lin_tang import write_figures
+from attractorlab.experiments.registry import register_figure
 
 __all__ = ["lin_tang_figures"]
 

@@ -1,14 +1,15 @@
 """Registered experiments ``lin_tang_A``, ``lin_tang_B``, ``lin_tang_C`` (Lin & Tang 2019, §4).
 
-Each run:
+The model is :mod:`attractorlab.models.spiking_dictionary` (``sd`` below); this module
+wires it to its baselines (:mod:`attractorlab.models.baselines`) and the analysis. Each run:
 
-1. loads the data set (:mod:`.datasets`) and shuffles the training signals (``seed``);
+1. loads the data set (:mod:`sd.datasets`) and shuffles the training signals (``seed``);
 2. draws one random non-negative unit-norm dictionary D0 (``seed``) shared by every
    method: the spiking net's consistent init (F = D0^T, B = D0, H = F B, s = diag(H)),
    the SGD runs and scikit-learn;
-3. calibrates lambda_2 (``lam2="auto"``, :func:`.measures.calibrate_lam2`) on the
+3. calibrates lambda_2 (``lam2="auto"``, :func:`sd.measures.calibrate_lam2`) on the
    dictionary of a short SGD run, so that the spiking net's mean atom norm settles near 1;
-4. runs Algorithm 1 in the compiled Brian2 simulation (:func:`learn_dictionary`) from the
+4. runs Algorithm 1 in the compiled Brian2 simulation (:func:`sd.learn_dictionary`) from the
    consistent and from the random init, in segments that end at the snapshot sample
    counts (checkpointed: an interrupted run resumes from the last finished segment);
 5. runs the SGD baseline at eta0, 2 eta0 and 0.5 eta0 (batch size 1, unit-norm atoms);
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from attractorlab.experiments import register_experiment
+from attractorlab.experiments.registry import register_experiment
 
 __all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results",
            "receptive_fields_from_results", "summary_table", "PRESETS"]

@@ -11,7 +11,7 @@ Steps (each ``func(out_dir: Path)``, writing atomically under ``out_dir``):
    writes ``cban_bars.nc`` (accuracy, convergence curve with energy, completions).
 4. :func:`summary_figure_step`: ``summary.png``, one page a newcomer can open.
 
-:mod:`attractorlab.demo` appends :data:`DEMO_MODEL_STEPS` to its ``DEMO_STEPS``.
+:mod:`attractorlab.experiments.demo` runs :data:`DEMO_MODEL_STEPS` after its data steps.
 
 Sizes are set for a few minutes on 2 CPU cores (the first run also compiles the C++
 simulation, about a minute, cached afterwards).
@@ -108,14 +108,12 @@ def cban_bars_step(out_dir: Path) -> Path:
     """Train a small FBAN on the bar task; write ``cban_bars.nc``."""
     import torch
 
+    from attractorlab.threads import torch_threads
+
     z = DEMO_SIZES
     torch.manual_seed(z["seed"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 25-48-24 net: one thread is fastest and leaves the other cores free
-    try:
+    with torch_threads(1):  # a 25-48-24 net: one thread is fastest and leaves the other cores free
         return _cban_bars(out_dir, z)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _cban_bars(out_dir: Path, z: dict) -> Path:
