@@ -139,14 +139,16 @@ def plain_config(d: Mapping[str, Any]) -> dict:
 def check_resume(path: str | os.PathLike, stored: Mapping[str, Any], new: Mapping[str, Any], what: str) -> None:
     """Refuse to resume a checkpoint written under other settings.
 
-    Raises ValueError naming every key present in both ``stored`` (read from the
-    checkpoint at ``path``) and ``new`` whose values differ; ``what`` names the settings
-    in the message (e.g. "training configuration").
+    Raises ValueError naming every key of ``stored`` (read from the checkpoint at
+    ``path``) or ``new`` whose values differ; a key that only one of them has is a
+    difference too (a checkpoint written before a setting existed was trained without
+    it). ``what`` names the settings in the message (e.g. "training configuration").
     """
     stored, new = plain_config(stored), plain_config(new)
-    diff = [k for k in sorted(set(stored) & set(new)) if stored[k] != new[k]]
+    absent = "<absent>"
+    diff = [k for k in sorted(set(stored) | set(new)) if stored.get(k, absent) != new.get(k, absent)]
     if diff:
-        pairs = ", ".join(f"{k}: checkpoint {stored[k]!r}, now {new[k]!r}" for k in diff)
+        pairs = ", ".join(f"{k}: checkpoint {stored.get(k, absent)!r}, now {new.get(k, absent)!r}" for k in diff)
         raise ValueError(
             f"checkpoint {str(path)!r} was written under another {what} ({pairs}); resuming would mix two runs. "
             "Use another output folder, or delete the checkpoint to start again."

@@ -229,3 +229,89 @@ def test_bad_parameters_raise_value_error_naming_them():
     net = build_fban(sizes=(4, 3))
     with pytest.raises(ValueError, match="evidence.value"):
         net.settle(Evidence(torch.zeros(2, 5), torch.zeros(2, 5, dtype=torch.bool)))
+
+
+def _reference_step(state, ev, net):
+    """One iteration written out from the paper (Fig 1c, App E.2), independent of
+    ``update_groups`` and ``cban_step``: up-down = 1, ..., L, L-1, ..., 0; odd-even = odd
+    layers, then even layers; net input recomputed from the couplings every time."""
+    x = list(state.x)
+    top = len(x) - 1
+    cs, bs = net.couplings, net.biases
+    order = list(range(1, top + 1)) + list(range(top - 1, -1, -1)) if net.params.order == "up_down" else \
+        [l for l in range(top + 1) if l % 2] + [l for l in range(top + 1) if not l % 2]
+    v_net, v_free = state.v_net, state.v_free
+    for l in order:
+        net_in = bs[l]
+        if l > 0:
+            net_in = net_in + cs[l - 1].up(x[l - 1])
+        if l < top:
+            net_in = net_in + cs[l].down(x[l + 1])
+        if l == 0:
+            v_net = net_in
+            v_free = activation(net_in, net.params)
+            x[0] = torch.where(ev.mask, ev.value, v_free)
+        else:
+            x[l] = activation(net_in, net.params)
+    return type(state)(tuple(x), v_net, v_free)
+
+
+@pytest.mark.parametrize("order", ["up_down", "odd_even"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_step_and_settle_follow_the_update_order_bit_for_bit(order, symmetric):
+    # 3 hidden layers, so that skipping or reordering any part of a sweep changes the state
+    params = CBANParams(order=order, theta=1e-12, max_iter=12)
+    nets = [build_fban(sizes=(12, 9, 7, 5), params=params, init_std=0.8, seed=1, symmetric=symmetric, dtype=F64),
+            build_cban(visible_shape=(2, 8, 8), channels=(3, 4, 3), kernel_size=3, params=params, init_std=0.5,
+                       seed=1, symmetric=symmetric, dtype=F64)]
+    for net, shape in zip(nets, [(4, 12), (3, 2, 8, 8)]):
+        with torch.no_grad():
+            for b in net.biases:
+                b.normal_(0, 0.3)
+        ev = _random_evidence(shape, 7)
+        ref = [net.init_state(ev)]
+        for _ in range(12):
+            ref.append(_reference_step(ref[-1], ev, net))
+        # one step from any state
+        for s0, s1 in zip(ref[:-1], ref[1:]):
+            got = net.step(s0, ev)
+            assert all(torch.equal(a, b) for a, b in zip(got.x, s1.x)) and torch.equal(got.v_net, s1.v_net)
+        # settle carries a cache of coupling products between iterations: still the same states
+        res = net.settle(ev, min_iter=12, max_iter=12, record=True)
+        for t, (got, want) in enumerate(zip(res.trajectory, ref[1:])):
+            assert all(torch.equal(a, b) for a, b in zip(got.x, want.x)), (order, symmetric, t)
+            assert torch.equal(got.v_free, want.v_free)
+        assert res.state.x[1].abs().sum() > 0
+
+
+def test_settle_gradients_match_the_reference_dynamics():
+    # the cached products are shared by two updates: autograd must sum both paths
+    from attractorlab.models.cban import trajectory_loss
+
+    params = CBANParams(theta=1e-12, max_iter=6)
+    net = build_cban(visible_shape=(1, 8, 8), channels=(3, 4, 3), kernel_size=3, params=params, init_std=0.5,
+                     seed=2, dtype=F64)
+    ev = _random_evidence((3, 1, 8, 8), 3)
+    res = net.settle(ev, min_iter=6, record=True)
+    g_fast = torch.autograd.grad(trajectory_loss(res.trajectory, ev.value, kind="se", params=params), list(net.parameters()))
+    traj, s = [], net.init_state(ev)
+    for _ in range(6):
+        s = _reference_step(s, ev, net)
+        traj.append(s)
+    g_ref = torch.autograd.grad(trajectory_loss(traj, ev.value, kind="se", params=params), list(net.parameters()))
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+    assert max(float(g.abs().max()) for g in g_ref) > 1e-3
+
+
+def test_settle_traces_residual_and_energy_on_request():
+    params = CBANParams(theta=1e-6, max_iter=40)
+    net = build_cban(visible_shape=(1, 8, 8), channels=(3, 4), kernel_size=3, params=params, init_std=0.3, seed=0,
+                     dtype=F64)
+    ev = _random_evidence((2, 1, 8, 8), 1)
+    res = net.settle(ev, trace_energy=True)
+    assert res.energies.shape == res.changes.shape == (res.n_iter, 2)
+    for t, s in enumerate(net.settle(ev, record=True).trajectory):
+        torch.testing.assert_close(res.energies[t], net.energy(s, ev))
+    assert torch.all(res.energies[1:] <= res.energies[:-1] + 1e-9)  # symmetric: energy descends
+    assert net.settle(ev).energies is None

@@ -12,6 +12,7 @@ from attractorlab.models.cban import Batch, CBANParams, Evidence, TrainConfig, b
 from attractorlab.models.cban.bars import BarsConfig, bar_batches, evaluate_bars, train_bars
 from attractorlab.models.cban.train import (
     learning_rate,
+    load_checkpoint,
     make_optimizer,
     normalise_gradients,
     step_milestones,
@@ -120,7 +121,8 @@ def test_checkpoint_resume_gives_identical_weights(tmp_path):
     hist_a = train(a, batches, cfg)
     b = build_fban(sizes=(10, 6, 3), seed=4)
     ck = tmp_path / "ck.pt"
-    train(b, batches, dataclasses.replace(cfg, epochs=2), checkpoint=ck)
+    # interrupted after epoch 1 (the callback stops it; the checkpoint is written first)
+    train(b, batches, cfg, checkpoint=ck, callback=lambda epoch, hist: epoch == 1)
     b2 = build_fban(sizes=(10, 6, 3), seed=99)  # fresh object, different init: all state comes from the file
     hist_b = train(b2, batches, cfg, checkpoint=ck)
     for pa, pb in zip(a.parameters(), b2.parameters()):
@@ -142,12 +144,32 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
         train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2, optimizer="adam"),
               checkpoint=ck)
     with pytest.raises(ValueError, match=r"mask: checkpoint 'perlin', now 'none'"):
-        train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2), checkpoint=ck,
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, cfg, checkpoint=ck,
               run_config={"mask": "none", "hidden": (6, 3)})
-    # a longer schedule and the same run settings (tuples and lists alike) resume
-    hist = train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=2, lr=0.01),
+    # the schedule is part of the fingerprint: another rate or number of epochs is another run
+    with pytest.raises(ValueError, match=r"lr: checkpoint 0.02, now 0.1"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, lr=0.1), checkpoint=ck,
+              run_config={"mask": "perlin", "hidden": (6, 3)})
+    with pytest.raises(ValueError, match=r"epochs: checkpoint 1, now 3"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, epochs=3), checkpoint=ck,
+              run_config={"mask": "perlin", "hidden": (6, 3)})
+    with pytest.raises(ValueError, match=r"extra: checkpoint '<absent>', now 1"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, cfg, checkpoint=ck,
+              run_config={"mask": "perlin", "hidden": (6, 3), "extra": 1})
+    # the same settings (tuples and lists alike) resume; how it runs (progress, device, ...) may change
+    hist = train(build_fban(sizes=(10, 6, 3), seed=4), batches, dataclasses.replace(cfg, progress=True, checkpoint_every=3),
                  checkpoint=ck, run_config={"mask": "perlin", "hidden": [6, 3]})
-    assert hist["epoch"] == [0, 1]
+    assert hist["epoch"] == [0]
+
+
+def test_a_damaged_checkpoint_is_named_with_how_to_start_over(tmp_path):
+    ck = tmp_path / "ck.pt"
+    ck.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match=r"ck.pt'.*cannot be read.*Delete it to start this run again"):
+        load_checkpoint(ck, build_fban(sizes=(10, 6, 3), seed=4))
+    torch.save({"something": 1}, ck)
+    with pytest.raises(ValueError, match=r"does not hold a CBAN training state"):
+        load_checkpoint(ck, build_fban(sizes=(10, 6, 3), seed=4))
 
 
 def test_callback_can_stop_training(tmp_path):

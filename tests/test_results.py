@@ -110,10 +110,15 @@ def test_atomic_path_for_figures(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["line.png"]
 
 
-def test_check_resume_names_differences_and_ignores_new_keys():
+def test_check_resume_names_differences_including_keys_only_one_side_has():
     from attractorlab.results import check_resume, plain_config
 
     assert plain_config({"h": (200, 50), "p": Path("a")}) == {"h": [200, 50], "p": "a"}
-    check_resume("ck.pt", {"h": [200, 50], "lr": 0.1}, {"h": (200, 50), "extra": 1}, "run")  # tuple == list
+    check_resume("ck.pt", {"h": [200, 50], "lr": 0.1}, {"h": (200, 50), "lr": 0.1}, "run")  # tuple == list
     with pytest.raises(ValueError, match=r"'ck.pt'.*another run \(lr: checkpoint 0.1, now 0.2, seed: checkpoint 0, now 1\)"):
         check_resume("ck.pt", {"lr": 0.1, "seed": 0}, {"lr": 0.2, "seed": 1}, "run")
+    # a setting the checkpoint was written without (an older version) is a difference too
+    with pytest.raises(ValueError, match=r"max_rotation: checkpoint '<absent>', now 10"):
+        check_resume("ck.pt", {"lr": 0.1}, {"lr": 0.1, "max_rotation": 10}, "run")
+    with pytest.raises(ValueError, match=r"old_key: checkpoint 1, now '<absent>'"):
+        check_resume("ck.pt", {"lr": 0.1, "old_key": 1}, {"lr": 0.1}, "run")

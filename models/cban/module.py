@@ -30,7 +30,7 @@ from .functional import (
     CBANWeights,
     Evidence,
     SettleResult,
-    cban_step,
+    cban_sweep,
     energy,
     init_state,
     settle,
@@ -91,7 +91,7 @@ class CBAN(nn.Module):
             bshape = (s[0], 1, 1) if len(s) == 3 else s
             biases.append(nn.Parameter(torch.randn(bshape) * float(std)))
         self.biases = nn.ParameterList(biases)
-        self._step_fn: Callable = cban_step
+        self._sweep_fn: Callable = cban_sweep
 
     # ------------------------------------------------------------------ basics
     @property
@@ -122,7 +122,7 @@ class CBAN(nn.Module):
 
     def step(self, state: CBANState, evidence: Evidence | None) -> CBANState:
         """One iteration (:func:`.functional.cban_step`)."""
-        return self._step_fn(state, evidence, self.weights(), self.params)
+        return self._sweep_fn(state, evidence, self.weights(), self.params, None)[0]
 
     def settle(
         self,
@@ -133,16 +133,19 @@ class CBAN(nn.Module):
         max_iter: int | None = None,
         min_iter: int = 1,
         record: bool = False,
+        trace_energy: bool = False,
     ) -> SettleResult:
         """Run to convergence (or ``max_iter``) from ``state`` (default: :meth:`init_state`).
 
         See :func:`.functional.settle`; ``theta``/``max_iter`` default to ``self.params``.
+        ``trace_energy=True`` adds the energy after every iteration (``energies``).
         """
         if state is None:
             state = self.init_state(evidence)
         return settle(
             state, evidence, self.weights(), self.params,
-            theta=theta, max_iter=max_iter, min_iter=min_iter, record=record, step_fn=self._step_fn,
+            theta=theta, max_iter=max_iter, min_iter=min_iter, record=record, trace_energy=trace_energy,
+            sweep_fn=self._sweep_fn,
         )
 
     def forward(self, evidence: Evidence, **kw) -> SettleResult:
@@ -160,16 +163,18 @@ class CBAN(nn.Module):
         return energy(x, self.weights(), self.params, evidence)
 
     def compile_step(self, **compile_kwargs) -> "CBAN":
-        """Use ``torch.compile`` on the iteration (GPU speed-up); returns self.
+        """Use ``torch.compile`` on the iteration (:func:`.functional.cban_sweep`); returns self.
 
-        ``compile_kwargs`` go to ``torch.compile`` (e.g. ``mode="max-autotune"``).
+        Inductor fuses the elementwise work around the convolutions, on the CPU (C++,
+        needs a compiler) and on CUDA. ``compile_kwargs`` go to ``torch.compile``
+        (e.g. ``mode="max-autotune"``).
         """
-        self._step_fn = torch.compile(cban_step, **compile_kwargs)
+        self._sweep_fn = torch.compile(cban_sweep, **compile_kwargs)
         return self
 
     def eager_step(self) -> "CBAN":
         """Undo :meth:`compile_step`."""
-        self._step_fn = cban_step
+        self._sweep_fn = cban_sweep
         return self
 
     def extra_repr(self) -> str:

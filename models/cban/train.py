@@ -49,14 +49,16 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "check_resume",
+    "read_checkpoint",
     "step_milestones",
 ]
 
 OPTIMIZERS = ("sgd_l2", "sgd_linf", "adam", "sgd")
 TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
-# TrainConfig fields a resumed run must share with its checkpoint; the schedule
-# (epochs, lr, milestones, theta, max_iter) and where it runs may change.
-RESUME_FIXED = ("loss", "td", "td_lambda", "stationary_steps", "optimizer", "weight_decay", "seed")
+# TrainConfig fields that say how a run executes, not what it learns: a resumed run may
+# change them. Every other field (loss, optimiser, rate schedule, epochs, thresholds,
+# seed, ...) is part of the checkpoint's fingerprint and must match.
+RUNTIME_FIELDS = ("device", "progress", "checkpoint_every", "compile", "channels_last")
 
 
 def step_milestones(start: int, every: int, count: int) -> tuple[int, ...]:
@@ -103,7 +105,13 @@ class TrainConfig:
     bf16 : bool
         bf16 autocast on CUDA (ignored on CPU).
     compile : bool
-        ``torch.compile`` the iteration (CUDA only).
+        ``torch.compile`` the iteration (:meth:`CBAN.compile_step`; CUDA only, as on the
+        CPU it gave no training gain beyond ``channels_last``, see
+        ``benchmarks/cban_settling.py``).
+    channels_last : bool
+        Keep convolutional weights and states in channels-last memory order (oneDNN's
+        preferred layout on the CPU: about 1.1-1.3x faster training there). The values
+        agree with the default layout to float rounding.
     device : str
         "cpu", "cuda", "cuda:0", ...
     checkpoint_every : int
@@ -128,6 +136,7 @@ class TrainConfig:
     epochs: int = 1
     bf16: bool = False
     compile: bool = False
+    channels_last: bool = False
     device: str = "cpu"
     checkpoint_every: int = 0
     progress: bool = True
@@ -304,14 +313,13 @@ def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: Tr
     """Load a checkpoint into ``model`` (and ``optimizer``); returns ``(epoch, history)``.
 
     With ``config`` / ``run_config`` given, first checks that the checkpoint was written
-    under the same :data:`RESUME_FIXED` training settings and the same run settings
-    (keys present in both), and raises ValueError naming each difference otherwise.
+    under the same training settings (every :class:`TrainConfig` field except
+    :data:`RUNTIME_FIELDS`) and the same run settings (every key of either), and raises
+    ValueError naming each difference otherwise.
     """
-    blob = torch.load(Path(path), map_location=next(model.parameters()).device, weights_only=False)
-    if config is not None and "config" in blob:
-        new = dataclasses.asdict(config)
-        old = blob["config"]
-        check_resume(path, {k: old[k] for k in RESUME_FIXED if k in old}, {k: new[k] for k in RESUME_FIXED},
+    blob = read_checkpoint(path, map_location=next(model.parameters()).device)
+    if config is not None:
+        check_resume(path, _fingerprint(blob.get("config", {})), _fingerprint(dataclasses.asdict(config)),
                      "training configuration")
     if run_config is not None:
         check_resume(path, blob.get("run_config", {}), run_config, "run configuration")
@@ -319,6 +327,32 @@ def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: Tr
     if optimizer is not None:
         optimizer.load_state_dict(blob["optimizer"])
     return int(blob["epoch"]), dict(blob["history"])
+
+
+def _fingerprint(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
+
+
+def read_checkpoint(path: str | Path, map_location=None) -> dict:
+    """The dict stored by :func:`save_checkpoint` at ``path``.
+
+    Raises ValueError naming the file (and how to start over) when it is truncated or
+    not a checkpoint, instead of torch's unpickling error.
+    """
+    path = Path(path)
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # truncated zip, garbage, wrong pickle
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is damaged or not a "
+            "checkpoint. Delete it to start this run again from scratch."
+        ) from None
+    if not isinstance(blob, dict) or "model" not in blob or "epoch" not in blob:
+        raise ValueError(f"checkpoint {str(path)!r} does not hold a CBAN training state (no 'model'/'epoch'); "
+                         "delete it to start this run again from scratch.")
+    return blob
 
 
 def train(
@@ -351,8 +385,8 @@ def train(
         checkpoint is written first; rerunning resumes).
     run_config : dict, optional
         The caller's settings that define the run (data, masks, coding), stored in the
-        checkpoint. Resuming raises ValueError if they, or the :data:`RESUME_FIXED`
-        fields of ``config``, differ from the checkpoint's.
+        checkpoint. Resuming raises ValueError if they, or the fields of ``config``
+        other than :data:`RUNTIME_FIELDS`, differ from the checkpoint's.
 
     Returns
     -------
@@ -366,6 +400,8 @@ def train(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={config.device!r} requested but CUDA is not available")
     model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
     if config.compile:
         if device.type == "cuda":
             model.compile_step()
@@ -385,7 +421,7 @@ def train(
         losses, iters, conv = [], [], []
         bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
         for batch in bar:
-            batch = _to_device(batch, device)
+            batch = _to_device(batch, device, config.channels_last)
             out = train_step(model, batch, config, optimizer, theta=theta)
             losses.append(out["loss"])
             iters.append(out["iters"])
@@ -409,7 +445,13 @@ def train(
     return history
 
 
-def _to_device(batch: Batch, device: torch.device) -> Batch:
-    ev = Evidence(batch.evidence.value.to(device), batch.evidence.mask.to(device))
-    w = None if batch.weight is None else batch.weight.to(device)
-    return Batch(ev, batch.target.to(device), w)
+def _to_device(batch: Batch, device: torch.device, channels_last: bool = False) -> Batch:
+    def move(t: Tensor) -> Tensor:
+        t = t.to(device)
+        if channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    ev = Evidence(move(batch.evidence.value), move(batch.evidence.mask))
+    w = None if batch.weight is None else move(batch.weight)
+    return Batch(ev, move(batch.target), w)
