@@ -68,7 +68,7 @@ def _at_size(model: CBAN, h: int, w: int) -> CBAN:
         return model
     net = CBAN((model.layer_shapes[0][0], h, w), list(model.couplings), model.params)
     net.biases = model.biases
-    net._step_fn = model._step_fn
+    net._sweep_fn = model._sweep_fn
     return net
 
 
