@@ -196,9 +196,11 @@ def test_cban_mnist_smoke_experiment(tmp_path):
     with pytest.raises(ValueError, match="modes.*'blur'"):
         evaluate_mnist(load_mnist_model(tmp_path / "checkpoint.pt")[0], *load_mnist("test"), modes=("none", "blur"))
     # a resumed run adds its epochs and its wall time to those of the run it continues
-    # (the stored time is set to 1000 s so that the sum cannot be mistaken for one epoch's time)
+    # (the stored time is set to 1000 s so that the sum cannot be mistaken for one epoch's time;
+    # the checkpoint is made to look like a 2-epoch run interrupted after its first epoch)
     assert float(ds["train_seconds"]) > 0
     blob["history"]["wall_s"][-1] = 1000.0
+    blob["config"]["epochs"] = 2
     torch.save(blob, tmp_path / "checkpoint.pt")
     more = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20], "td": "final",
                                                   "max_shift": 1, "max_rotation": 10.0, "epochs": 2}, out_dir=tmp_path)
