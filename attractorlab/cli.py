@@ -10,7 +10,7 @@ Examples
     attractorlab run --list                        # registered experiments
     attractorlab run lin_tang_A --preset smoke --set n_samples=200 --out results/try
     attractorlab figure --list                     # registered figure makers
-    attractorlab figure NAME [--results DIR] [--out DIR]
+    attractorlab figure NAME [--results DIR] [--out DIR] [--format png|svg|pdf]
     attractorlab bench [NAME]                      # run benchmarks/NAME.py (all when omitted)
 
 Bad arguments (and ``ValueError`` from an experiment's configuration) print one line
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--preset", default="smoke", help="which preset's results to read (default smoke)")
     f.add_argument("--results", type=Path, default=None, help="results folder (default results/EXPERIMENT/PRESET)")
     f.add_argument("--out", type=Path, default=None, help="output folder (default: the results folder)")
+    f.add_argument("--format", dest="fmt", default="png", metavar="FORMAT",
+                   help="png (default), svg or pdf; vector formats keep text as text (fonts embedded)")
 
     b = sub.add_parser("bench", help="run benchmark scripts in benchmarks/ (all when NAME is omitted)")
     b.add_argument("name", nargs="?", help="benchmark script name without .py")
@@ -139,12 +141,9 @@ def _cmd_run(args) -> int:
     if not args.name:
         raise _UsageError("run: give an experiment NAME or --list")
     overrides = experiments.parse_overrides(args.overrides)
-    exp = experiments.get_experiment(args.name)
-    exp.config(args.preset, overrides)  # validate before any work
-    ds = experiments.run_experiment(args.name, args.preset, overrides, args.out)
-    from attractorlab.results import results_root
-
-    out = args.out if args.out is not None else results_root() / args.name / args.preset
+    # settings, data files and the output folder are checked before any work
+    _, _, out = experiments.prepare_run(args.name, args.preset, overrides, args.out)
+    ds = experiments.run_experiment(args.name, args.preset, overrides, out)
     print(f"{args.name} ({args.preset}) done; results in {out}")
     if ds is not None and hasattr(ds, "data_vars"):
         print(f"variables: {', '.join(map(str, ds.data_vars))}")
@@ -164,8 +163,13 @@ def _cmd_figure(args) -> int:
         return 0
     if not args.name:
         raise _UsageError("figure: give a figure NAME or --list")
+    from attractorlab.analysis.figures import style
     from attractorlab.results import results_root
 
+    try:
+        fmt = style.check_format(args.fmt)
+    except ValueError:
+        raise _UsageError(f"figure: --format must be one of {', '.join(style.FORMATS)}, got {args.fmt!r}") from None
     fig = experiments.get_figure(args.name)
     results_dir = args.results if args.results is not None else results_root() / fig.experiment / args.preset
     if not results_dir.is_dir():
@@ -175,7 +179,9 @@ def _cmd_figure(args) -> int:
         )
     out_dir = args.out if args.out is not None else results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in fig.func(results_dir, out_dir) or []:
+    with style.style_context():
+        written = fig.func(results_dir, out_dir, fmt=fmt) or []
+    for path in written:
         print(f"wrote {path}")
     return 0
 

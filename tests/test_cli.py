@@ -106,7 +106,7 @@ def test_figure_registry_regenerates_from_saved_results(tmp_path, monkeypatch, c
     monkeypatch.setattr(experiments, "_loaded", True)
 
     @experiments.register_figure("toy_fig", experiment="toy", description="a toy figure")
-    def make(results_dir, out_dir):
+    def make(results_dir, out_dir, fmt="png"):
         out = out_dir / "fig.txt"
         out.write_text((results_dir / "r.txt").read_text().upper())
         return [out]
@@ -120,6 +120,18 @@ def test_figure_registry_regenerates_from_saved_results(tmp_path, monkeypatch, c
     assert cli.main(["figure", "toy_fig"]) == 2
     assert "attractorlab run toy" in capsys.readouterr().err
     assert cli.main(["figure", "nofig"]) == 2
+
+
+@pytest.mark.parametrize("bad", ["jpeg", "PDFX", ""])
+def test_figure_bad_format_is_one_line_exit_2(tmp_path, bad):
+    res = tmp_path / "res"
+    res.mkdir()
+    out = _cli("figure", "lin_tang_A", "--results", str(res), "--out", str(tmp_path / "o"), "--format", bad)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attractorlab: error: "), out.stderr
+    assert repr(bad) in lines[0] and "png, svg, pdf" in lines[0] and "--format" in lines[0]
+    assert not (tmp_path / "o").exists()
 
 
 def test_bench_runs_scripts_and_rejects_unknown(tmp_path, monkeypatch, capsys):

@@ -34,9 +34,9 @@ _BARS_TUNED = dict(_BARS_PAPER, hidden=[100, 50], activation="leaky_sigmoid", ep
 
 
 def _savefig(fig, path: Path) -> None:
-    from attractorlab.results import save_figure
+    from attractorlab.analysis.figures import style
 
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    style.save(fig, path)
 
 
 @register_experiment(
@@ -87,14 +87,17 @@ def _run_bars(config: dict, out_dir: Path) -> xr.Dataset:
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)
 
-    fig = plt.figure(figsize=(14, 3.2))
-    sub = fig.subfigures(1, 2, width_ratios=[3.2, 1])
-    figs.plot_bar_completions(ev["targets"], ev["hidden"], ev["trajectory"], iteration=1, fig=sub[0])
-    figs.plot_accuracy_per_iteration(ev["accuracy_per_iteration"], ax=sub[1].subplots())
-    _savefig(fig, out_dir / "fig2_bars.png")
-    fig = plt.figure(figsize=(8 * 0.9, 3 * 0.9 + 0.3))
-    figs.plot_hidden_weights(w0, n=24, fig=fig)
-    _savefig(fig, out_dir / "fig3_bar_weights.png")
-    ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
-    _savefig(ax.figure, out_dir / "training_curve.png")
+    from attractorlab.analysis.figures import style
+
+    with style.style_context():  # the project figure style
+        fig = plt.figure(figsize=(14, 3.2))
+        sub = fig.subfigures(1, 2, width_ratios=[3.2, 1])
+        figs.plot_bar_completions(ev["targets"], ev["hidden"], ev["trajectory"], iteration=1, fig=sub[0])
+        figs.plot_accuracy_per_iteration(ev["accuracy_per_iteration"], ax=sub[1].subplots())
+        _savefig(fig, out_dir / "fig2_bars.png")
+        fig = plt.figure(figsize=(8 * 0.9, 3 * 0.9 + 0.3))
+        figs.plot_hidden_weights(w0, n=24, fig=fig)
+        _savefig(fig, out_dir / "fig3_bar_weights.png")
+        ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
+        _savefig(ax.figure, out_dir / "training_curve.png")
     return ds

@@ -215,8 +215,23 @@ def run_completion(cfg: dict, out_dir: Path, *, train_images: torch.Tensor, test
         return _run_completion(cfg, Path(out_dir), train_images, test_images, figure, lossy_images)
 
 
+def draw_completion_figure(ds: xr.Dataset, path: Path, *, fmt: str | None = None) -> Path:
+    """Figs 5 / 6: completion examples with PSNR and SSIM bars of a ``results.nc`` Dataset,
+    drawn in the project style and written to ``path`` (format from its suffix or ``fmt``)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from attractorlab.analysis.figures import style
+    from attractorlab.analysis.figures.cban_completion import completion_figure
+
+    fig_models = [m for m in ("cban", "cban_asym", "cban_notd", "cd_vae") if m in ds.model.values]
+    with style.style_context():
+        axes = completion_figure(ds, models=fig_models)
+        return style.save(axes[0].figure, path, fmt=fmt)
+
+
 def _run_completion(cfg, out_dir, train_images, test_images, figure, lossy_images):
-    from attractorlab.results import atomic_path, save_dataset
+    from attractorlab.results import save_dataset
 
     observed = fixed_masks(test_images, cfg, cfg["seed"] + 1)
     evals, hists, secs = {}, {}, {}
@@ -243,15 +258,7 @@ def _run_completion(cfg, out_dir, train_images, test_images, figure, lossy_image
         ds_l = _results_dataset(lossy, lossy_images, obs_l, hists, cfg, cfg["n_examples"], secs)
         ds_l.attrs["long_name"] = "CBAN image completion on the LOSSY (JPEG q75) CIFAR-10 test images"
         save_dataset(ds_l, out_dir / "results_lossy.nc", params=_public(cfg), seed=cfg["seed"])
-    from attractorlab.analysis.figures.cban_completion import completion_figure
-
-    fig_models = [m for m in ("cban", "cban_asym", "cban_notd", "cd_vae") if m in ds.model.values]
-    axes = completion_figure(ds, models=fig_models)
-    with atomic_path(out_dir / f"{figure}.png") as tmp:
-        axes[0].figure.savefig(tmp, dpi=120, format="png")
-    import matplotlib.pyplot as plt
-
-    plt.close(axes[0].figure)
+    draw_completion_figure(ds, out_dir / f"{figure}.png")
     text = [format_table(ds, list(ds.model.values), title=f"{figure}: completion on {len(test_images)} test images "
                          f"(mean ± s.e.m.; preset {cfg.get('preset')})", iterations=True)]
     if lossy is not None:

@@ -21,9 +21,9 @@ __all__ = ["run_mnist"]
 
 
 def _savefig(fig, path: Path) -> None:
-    from attractorlab.results import save_figure
+    from attractorlab.analysis.figures import style
 
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    style.save(fig, path)
 
 
 _MNIST_SMOKE = {
@@ -100,11 +100,14 @@ def _run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
     )
     save_dataset(ds, out_dir / "results.nc", params=config, seed=cfg.seed)
 
-    y = encode_mnist(x_test[:20], y_test[:20], pixel_range=cfg.pixel_range)
-    c = classify(model, y, "perlin", seed=cfg.seed + 2)
-    fig = plt.figure(figsize=(16, 4))
-    figs.plot_mnist_completions(y, c["hidden"], c["visible"], c["dream"], fig=fig)
-    _savefig(fig, out_dir / "fig4_mnist.png")
-    ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
-    _savefig(ax.figure, out_dir / "training_curve.png")
+    from attractorlab.analysis.figures import style
+
+    with style.style_context():  # the project figure style
+        y = encode_mnist(x_test[:20], y_test[:20], pixel_range=cfg.pixel_range)
+        c = classify(model, y, "perlin", seed=cfg.seed + 2)
+        fig = plt.figure(figsize=(16, 4))
+        figs.plot_mnist_completions(y, c["hidden"], c["visible"], c["dream"], fig=fig)
+        _savefig(fig, out_dir / "fig4_mnist.png")
+        ax = figs.plot_training_curve(hist["epoch"], hist["loss"], iters=hist["iters"])
+        _savefig(ax.figure, out_dir / "training_curve.png")
     return ds

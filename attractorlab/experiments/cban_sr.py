@@ -218,11 +218,8 @@ def sr_experiment(config: dict, out_dir: Path) -> xr.Dataset:
 
 
 def _sr_run(cfg: dict, out_dir: Path) -> xr.Dataset:
-    import matplotlib.pyplot as plt
-
-    from attractorlab.analysis.figures.cban_completion import sr_examples
     from attractorlab.models.cban.datasets import sr_training_patches
-    from attractorlab.results import atomic_path, save_dataset
+    from attractorlab.results import save_dataset
 
     patches = sr_training_patches(patch=cfg["patch"], stride=cfg["stride"], scale=cfg["scale"],
                                   limit_images=cfg["n_train_images"])
@@ -258,8 +255,19 @@ def _sr_run(cfg: dict, out_dir: Path) -> xr.Dataset:
     (out_dir / "table1.txt").write_text(text + "\n")
     print(text)
     if "example_hr" in ds:
-        ax = sr_examples(ds)
-        with atomic_path(out_dir / "fig7.png") as tmp:
-            ax.figure.savefig(tmp, dpi=120, format="png")
-        plt.close(ax.figure)
+        draw_sr_figure(ds, out_dir / "fig7.png")
     return ds
+
+
+def draw_sr_figure(ds: xr.Dataset, path: Path, *, fmt: str | None = None) -> Path:
+    """Fig 7: HR / CBAN / bicubic crops of a ``cban_sr`` ``results.nc`` Dataset, drawn in the
+    project style and written to ``path`` (format from its suffix or ``fmt``)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from attractorlab.analysis.figures import style
+    from attractorlab.analysis.figures.cban_completion import sr_examples
+
+    with style.style_context():
+        ax = sr_examples(ds)
+        return style.save(ax.figure, path, fmt=fmt)

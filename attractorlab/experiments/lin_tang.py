@@ -381,7 +381,8 @@ def _gabor_step(D: np.ndarray, shape: tuple[int, int], split_sign: bool, out_dir
     Writes ``gabor_fits.nc``, ``v1_comparison.nc`` and ``nxny_vs_v1.png``; returns the comparison."""
     from attractorlab.analysis import receptive_fields as rf
     from attractorlab.analysis.figures import receptive_fields as rf_figs
-    from attractorlab.results import save_dataset, save_figure
+    from attractorlab.analysis.figures import style
+    from attractorlab.results import save_dataset
 
     atoms = rf.signed_atoms(D, shape, split_sign=split_sign)[:max_atoms]
     fits = rf.fit_gabors(atoms, progress=progress, keep_images=False)
@@ -390,8 +391,9 @@ def _gabor_step(D: np.ndarray, shape: tuple[int, int], split_sign: bool, out_dir
     cmp = rf.compare_with_v1(fits)   # fit settings are in fits.attrs, the metric in cmp.attrs
     save_dataset(fits, Path(out_dir) / "gabor_fits.nc", params={"source": source}, seed=0)
     save_dataset(cmp, Path(out_dir) / "v1_comparison.nc", params={"source": source}, seed=0)
-    ax = rf_figs.ringach_plot(fits, comparison=cmp)
-    save_figure(ax.figure, Path(out_dir) / "nxny_vs_v1.png")
+    with style.style_context():
+        ax = rf_figs.ringach_plot(fits, comparison=cmp)
+        style.save(ax.figure, Path(out_dir) / "nxny_vs_v1.png")
     return cmp
 
 
@@ -435,28 +437,42 @@ def denoise_from_results(results_dir: str | Path, progress: bool = True, **overr
     return res
 
 
-def write_figures(results_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Draw Figs 2, 3, 4, 6 (and 7) of a ``lin_tang_*`` run from its saved files.
+def write_figures(results_dir: str | Path, out_dir: str | Path | None = None, *, fmt: str = "png") -> list[Path]:
+    """Draw Figs 2, 3, 4, 6 (and 7) of a ``lin_tang_*`` run from its saved files, in the
+    project style (:mod:`attractorlab.analysis.figures.style`).
 
     Parameters
     ----------
-    results_dir : folder holding ``results.nc`` (and ``raster_*.nc``, ``denoise.nc`` if made).
-    out_dir : where to write the PNGs (default ``results_dir``).
+    results_dir : path
+        Folder holding ``results.nc`` (and ``raster_*.nc``, ``denoise.nc`` if made).
+    out_dir : path, optional
+        Where to write the figures (default ``results_dir``).
+    fmt : {"png", "svg", "pdf"}
+        File format.
 
     Returns
     -------
-    list of the PNG paths written.
+    list of Path
+        The files written.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    from attractorlab.analysis.figures import style
+
+    fmt = style.check_format(fmt)
+    results_dir = Path(results_dir)
+    with style.style_context():
+        return _write_figures(results_dir, Path(out_dir) if out_dir is not None else results_dir, fmt)
+
+
+def _write_figures(results_dir: Path, out_dir: Path, fmt: str) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from attractorlab.analysis.figures import lin_tang as figs
-    from attractorlab.results import load_dataset, save_figure
+    from attractorlab.analysis.figures import style
+    from attractorlab.results import load_dataset
 
-    results_dir = Path(results_dir)
-    out_dir = Path(out_dir) if out_dir is not None else results_dir
     ds = load_dataset(results_dir / "results.nc")
     name = ds.attrs["dataset"]
     shape = tuple(int(v) for v in ds.attrs["image_shape"])
@@ -471,31 +487,31 @@ def write_figures(results_dir: str | Path, out_dir: str | Path | None = None) ->
                                                             after.attrs.get("label", "after learning")))
         fig.suptitle(f"{title}: spikes at gamma = {float(before['phase'][0]):g}, then gamma = "
                      f"{float(before['phase'][1]):g}")
-        written.append(out_dir / "fig2_rasters.png")
-        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
+        written.append(out_dir / f"fig2_rasters.{fmt}")
+        style.save(fig, written[-1])
     if ds.sizes.get("init", 0):
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
         figs.fig3_consistency_symmetry(ds, axes=axes)
         fig.suptitle(title)
-        written.append(out_dir / "fig3_consistency_symmetry.png")
-        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
+        written.append(out_dir / f"fig3_consistency_symmetry.{fmt}")
+        style.save(fig, written[-1])
     fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
     figs.fig4_objective(ds, ax=ax, title=f"{title}, {ds.attrs['n_atoms']} atoms")
-    written.append(out_dir / "fig4_objective.png")
-    save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
+    written.append(out_dir / f"fig4_objective.{fmt}")
+    style.save(fig, written[-1])
     shown = [m for m in ("spiking_consistent", "spiking_random", "sgd_1", "sklearn") if m in ds["learner"].values]
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 5.2), squeeze=False, layout="constrained")
     for ax, m in zip(axes[0], shown):
         figs.fig6_atoms(ds["D"].sel(learner=m).values, shape, split, ax=ax, title=figs._label(m, ds))
     fig.suptitle(f"{title}: learned atoms (largest norms first)")
-    written.append(out_dir / "fig6_atoms.png")
-    save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
+    written.append(out_dir / f"fig6_atoms.{fmt}")
+    style.save(fig, written[-1])
     if (results_dir / "denoise.nc").exists():
         res = load_dataset(results_dir / "denoise.nc")
         fig, axes = plt.subplots(1, 3, figsize=(12, 4.3), layout="constrained")
         figs.fig7_denoising(res, axes=axes)
-        written.append(out_dir / "fig7_denoising.png")
-        save_figure(fig, written[-1], dpi=120, bbox_inches="tight")
+        written.append(out_dir / f"fig7_denoising.{fmt}")
+        style.save(fig, written[-1])
     return written
 
 
