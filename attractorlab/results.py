@@ -34,6 +34,10 @@ __all__ = [
     "results_root",
     "plain_config",
     "check_resume",
+    "RUN_FILE",
+    "read_run_record",
+    "write_run_record",
+    "run_status",
 ]
 
 _PACKAGES = ("attractorlab", "brian2", "torch", "numpy", "xarray", "scipy")
@@ -105,6 +109,20 @@ def provenance(params: Mapping[str, Any] | Any = None, seed: int | None = None) 
     return attrs
 
 
+def _umask() -> int:
+    """The process umask (read from /proc where possible, which does not change it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
@@ -113,6 +131,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
         with atomic_path("fig.png") as tmp:
             fig.savefig(tmp)
+
+    The file gets the mode a plain ``open`` would give it (``0o666`` less the umask), not
+    the private ``0o600`` of the temporary file, so that a lab group can read results.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +145,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -233,8 +256,14 @@ def load_dataset(path: str | os.PathLike) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results file at {str(path)!r}")
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        ds = ds.load()
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            ds = ds.load()
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ValueError(
+            f"results file {str(path)!r} cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())}); it is "
+            "damaged or not a netCDF file. Delete it to have the run compute it again."
+        ) from None
     ds.attrs = _decode_attrs(ds.attrs)
     for name in ds.variables:
         ds[name].attrs = _decode_attrs(ds[name].attrs)
@@ -245,3 +274,49 @@ def params_of(ds: xr.Dataset) -> dict[str, Any]:
     """The parameters recorded in ``ds.attrs['params']`` as a dict."""
     raw = ds.attrs.get("params", "{}")
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+# ---------------------------------------------------------------- run records
+#: Name of the run record in an output folder (see :func:`write_run_record`).
+RUN_FILE = "run.json"
+
+
+def write_run_record(folder: str | os.PathLike, record: Mapping[str, Any]) -> Path:
+    """Write ``record`` as ``<folder>/run.json`` atomically (JSON, sorted keys).
+
+    :func:`attractorlab.experiments.run_experiment` writes one when a run starts
+    (``status: "running"``) and rewrites it as the run's very last step (``"complete"``,
+    after every result and figure) or when the run raises (``"failed"``, with the
+    error). A folder whose record says "running" holds a run that was stopped (killed)
+    or is still going; its results may lack figures.
+    """
+    path = Path(folder) / RUN_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_jsonable(dict(record)), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+    return path
+
+
+def read_run_record(folder: str | os.PathLike) -> dict | None:
+    """The record of ``<folder>/run.json``, or None when there is none.
+
+    Raises ValueError naming the file when it is not a JSON object.
+    """
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"run record {str(path)!r} cannot be read ({type(exc).__name__}); delete it (and the "
+                         "folder's results) to start the run again") from None
+    if not isinstance(rec, dict):
+        raise ValueError(f"run record {str(path)!r} is not a JSON object; delete it to start the run again")
+    return rec
+
+
+def run_status(folder: str | os.PathLike) -> str:
+    """``"complete"``, ``"running"`` (started, not finished: still going or stopped),
+    ``"failed"``, or ``"none"`` (no run record) for the run in ``folder``."""
+    rec = read_run_record(folder)
+    return "none" if rec is None else str(rec.get("status", "none"))

@@ -168,9 +168,11 @@ def test_cban_bars_smoke_experiment(tmp_path):
 
 
 def test_cban_mnist_smoke_experiment(tmp_path):
-    ds = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20],
-                                                "td": "final", "max_shift": 1, "max_rotation": 10.0},
-                        out_dir=tmp_path)
+    # a 2-epoch run paused after its first epoch by max_minutes (a runtime setting)
+    ov = {"n_train": 250, "n_test": 50, "hidden": [40, 20], "td": "final", "max_shift": 1, "max_rotation": 10.0,
+          "epochs": 2}
+    ds = run_experiment("cban_mnist", "smoke", {**ov, "max_minutes": 0.0}, out_dir=tmp_path)
+    assert ds["loss"].sizes["epoch"] == 1
     for f in ("results.nc", "fig4_mnist.png", "checkpoint.pt"):
         assert (tmp_path / f).exists(), f
     back = load_dataset(tmp_path / "results.nc")
@@ -195,15 +197,12 @@ def test_cban_mnist_smoke_experiment(tmp_path):
 
     with pytest.raises(ValueError, match="modes.*'blur'"):
         evaluate_mnist(load_mnist_model(tmp_path / "checkpoint.pt")[0], *load_mnist("test"), modes=("none", "blur"))
-    # a resumed run adds its epochs and its wall time to those of the run it continues
-    # (the stored time is set to 1000 s so that the sum cannot be mistaken for one epoch's time;
-    # the checkpoint is made to look like a 2-epoch run interrupted after its first epoch)
+    # the rerun resumes and adds its epochs and its wall time to those of the run it continues
+    # (the stored time is set to 1000 s so that the sum cannot be mistaken for one epoch's time)
     assert float(ds["train_seconds"]) > 0
     blob["history"]["wall_s"][-1] = 1000.0
-    blob["config"]["epochs"] = 2
     torch.save(blob, tmp_path / "checkpoint.pt")
-    more = run_experiment("cban_mnist", "smoke", {"n_train": 250, "n_test": 50, "hidden": [40, 20], "td": "final",
-                                                  "max_shift": 1, "max_rotation": 10.0, "epochs": 2}, out_dir=tmp_path)
+    more = run_experiment("cban_mnist", "smoke", ov, out_dir=tmp_path)
     assert more["loss"].sizes["epoch"] == 2 and float(more["loss"][0]) == pytest.approx(float(ds["loss"][0]))
     assert 1000.0 < float(more["train_seconds"]) < 1000.0 + 600
 

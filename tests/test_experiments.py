@@ -65,7 +65,10 @@ def test_run_experiment_uses_preset_and_default_folder(registry, tmp_path, monke
     assert ds["ramp"].values.tolist() == [0, 1, 2, 3]
     config, out = registry[-1]
     assert config == {"n": 4, "eta": 0.1, "preset": "smoke"}
-    assert out == tmp_path / "res" / "toy" / "smoke" and out.is_dir()
+    # an override gets a folder of its own beside the preset's
+    assert out == tmp_path / "res" / "toy" / "smoke+n=4" and out.is_dir()
+    experiments.run_experiment("toy", "smoke", {"n": 3})  # the preset's own value: the preset's folder
+    assert registry[-1][1] == tmp_path / "res" / "toy" / "smoke"
     experiments.run_experiment("toy", "paper", None, tmp_path / "elsewhere")
     assert registry[-1][1] == tmp_path / "elsewhere"
     with pytest.raises(ValueError, match="unknown setting"):

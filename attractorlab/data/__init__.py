@@ -18,6 +18,7 @@ from attractorlab.data.loaders import (
     OmniglotSet,
     bundled_image,
     cifar10_batches,
+    data_files,
     cifar10_missing_batches,
     load_cifar10,
     load_mnist,
@@ -33,10 +34,13 @@ from attractorlab.data.registry import (
     DataCorruptError,
     DataError,
     DataMissingError,
+    DataRootError,
     cache_dir,
+    check_data_root,
     data_root,
     dataset_status,
     fetch,
+    verify_files,
 )
 from attractorlab.data.report import data_report
 from attractorlab.data.v1 import V1NxNy, load_v1_nxny
@@ -49,12 +53,15 @@ __all__ = [
     "DataCorruptError",
     "DataError",
     "DataMissingError",
+    "DataRootError",
     "OmniglotSet",
     "V1NxNy",
     "bundled_image",
     "cache_dir",
+    "check_data_root",
     "cifar10_batches",
     "cifar10_missing_batches",
+    "data_files",
     "data_report",
     "data_root",
     "dataset_status",
@@ -70,4 +77,5 @@ __all__ = [
     "omniglot_sample",
     "omniglot_split",
     "sample_patches",
+    "verify_files",
 ]

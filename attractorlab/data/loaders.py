@@ -30,6 +30,7 @@ from attractorlab.data.registry import (
 )
 
 __all__ = [
+    "data_files",
     "load_mnist",
     "OmniglotSet",
     "load_omniglot",
@@ -539,3 +540,58 @@ def bundled_image(name: str = "camera") -> np.ndarray:
     if img.dtype == bool:
         img = img.astype(np.float64)
     return np.clip(img, 0.0, 1.0)
+
+
+# ---------------------------------------------------------------- files per loader call
+_PARTS = {
+    "mnist": ("train", "test"),
+    "omniglot": ("background", "evaluation"),
+    "olshausen_field": (),
+    "sr_benchmarks": SR_SETS,
+    "cifar10": ("train", "test", "test_lossy"),
+}
+
+
+def data_files(dataset: str, part: str | None = None) -> list[str]:
+    """Registered files (paths relative to the data root) that a loader reads.
+
+    For an experiment's ``check``: ``verify_files(data_files("mnist", "train"))`` checks,
+    before any training, every file ``load_mnist("train")`` will read.
+
+    Parameters
+    ----------
+    dataset : str
+        One of :data:`DATASETS`.
+    part : str, optional
+        ``"mnist"``: "train" or "test" (:func:`load_mnist`); ``"omniglot"``: "background" or
+        "evaluation" (:func:`load_omniglot`); ``"sr_benchmarks"``: a name of :data:`SR_SETS`
+        (:func:`load_sr_set`); ``"cifar10"``: "train" (the labels and the batches present on
+        disk, or batch 0 when none is, so that verifying names a missing file), "test" or
+        "test_lossy" (:func:`load_cifar10`). None: every file of the dataset.
+        ``"olshausen_field"`` has no parts (:func:`load_olshausen`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset or part, naming the allowed ones.
+    """
+    if dataset not in _PARTS:
+        raise ValueError(f"dataset must be one of {tuple(_PARTS)}, got {dataset!r}")
+    if part is None:
+        return [e.path for e in entries(dataset)]
+    if part not in _PARTS[dataset]:
+        allowed = _PARTS[dataset] or "(none: omit part)"
+        raise ValueError(f"part must be one of {allowed} for dataset {dataset!r}, got {part!r}")
+    if dataset == "mnist":
+        return list(_MNIST_FILES[part])
+    if dataset == "omniglot":
+        return [_OMNI_ZIPS[part]]
+    if dataset == "sr_benchmarks":
+        if part == "T91":
+            return [_T91_ZIP]
+        return [e.path for e in entries("sr_benchmarks") if e.path.startswith(f"sr_benchmarks/{part}/")]
+    labels = f"{_CIFAR_DIR}/cifar10_labels.js"
+    if part == "test_lossy":
+        return ["cifar10/test_jpeg_q75_LOSSY.zip"]
+    avail = cifar10_batches(part)
+    return [labels] + [_batch_rel(b) for b in (avail["present"] or avail["missing"][:1])]

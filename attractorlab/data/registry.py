@@ -5,7 +5,8 @@ The registry (``registry.txt`` in this package, generated from each dataset's
 path of a registered file after checking it: a missing file raises
 :class:`DataMissingError`, a file whose size or sha256 differs raises
 :class:`DataCorruptError`. A file that passed is remembered in a small JSON cache keyed by
-(path, size, mtime), so it is hashed once, not on every load.
+(path, size, mtime), so it is hashed once, not on every load; ``attractorlab data check``
+(``dataset_status(..., rehash=True)``) hashes every file again and trusts no cache.
 
 Environment variables
 ---------------------
@@ -25,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 __all__ = [
     "DataError",
@@ -38,7 +40,11 @@ __all__ = [
     "entries",
     "entry",
     "fetch",
+    "verify_files",
     "verify_file",
+    "check_data_root",
+    "data_root_source",
+    "DataRootError",
     "file_sha256",
     "FileStatus",
     "dataset_status",
@@ -113,6 +119,10 @@ class DataMissingError(DataError, FileNotFoundError):
         )
 
 
+class DataRootError(DataError):
+    """The data root does not exist or is not a folder."""
+
+
 class DataCorruptError(DataError):
     """A data file's size or sha256 differs from the registry."""
 
@@ -134,6 +144,35 @@ def data_root() -> Path:
     if shared.is_dir():
         return shared
     return Path.home() / ".cache" / "attractorlab"
+
+
+def data_root_source() -> str:
+    """Where :func:`data_root` came from, in words (for error messages)."""
+    env = os.environ.get("ATTRACTORLAB_DATA")
+    if env:
+        return f"ATTRACTORLAB_DATA={env}"
+    if (_REPO_ROOT.parent / "shared" / "data").is_dir():
+        return "the default ../shared/data next to the repository"
+    return ("the fallback ~/.cache/attractorlab (ATTRACTORLAB_DATA is not set and there is no ../shared/data "
+            "next to the repository)")
+
+
+def check_data_root() -> Path:
+    """The data root, after checking that it is an existing folder.
+
+    Raises
+    ------
+    DataRootError
+        Naming the path and where it came from (``ATTRACTORLAB_DATA`` or a default).
+    """
+    root = data_root()
+    if not root.exists():
+        raise DataRootError(f"data root {str(root)!r} does not exist (from {data_root_source()}); set "
+                            f"ATTRACTORLAB_DATA to the folder that holds {', '.join(DATASETS)}")
+    if not root.is_dir():
+        raise DataRootError(f"data root {str(root)!r} is a file, not a folder (from {data_root_source()}); set "
+                            f"ATTRACTORLAB_DATA to the folder that holds {', '.join(DATASETS)}")
+    return root
 
 
 def cache_dir() -> Path:
@@ -213,6 +252,27 @@ def _write_cache_entry(key: str, size: int, mtime_ns: int, sha: str) -> None:
         pass
 
 
+def _forget(key: str) -> None:
+    """Drop ``key`` from the verified-hash cache (memory and file); best effort."""
+    _memo.pop(key, None)
+    try:
+        target = _cache_file()
+        data = _read_cache()
+        if key not in data:
+            return
+        del data[key]
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=0, sort_keys=True)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
+
+
 def _is_verified(key: str, size: int, mtime_ns: int, sha: str) -> bool:
     if _memo.get(key) == (size, mtime_ns, sha):
         return True
@@ -223,8 +283,12 @@ def _is_verified(key: str, size: int, mtime_ns: int, sha: str) -> bool:
     return False
 
 
-def verify_file(path: str | os.PathLike, ent: Entry) -> Path:
-    """Check ``path`` against ``ent`` (size, then sha256); hashes only if not verified before.
+def verify_file(path: str | os.PathLike, ent: Entry, *, rehash: bool = False) -> Path:
+    """Check ``path`` against ``ent`` (size, then sha256).
+
+    Hashes only if not verified before (same path, size and mtime), unless ``rehash``:
+    then the file is always read and hashed (``attractorlab data check``). A file found
+    corrupt is dropped from the cache, so later loads hash it again.
 
     Raises
     ------
@@ -234,10 +298,11 @@ def verify_file(path: str | os.PathLike, ent: Entry) -> Path:
     path = Path(path)
     st = path.stat()
     key = str(path.resolve())
-    if _is_verified(key, st.st_size, st.st_mtime_ns, ent.sha256):
+    if not rehash and _is_verified(key, st.st_size, st.st_mtime_ns, ent.sha256):
         return path
     actual = file_sha256(path)
     if st.st_size != ent.size or actual != ent.sha256:
+        _forget(key)
         detail = f"{st.st_size} bytes, expected {ent.size}" if st.st_size != ent.size else ""
         raise DataCorruptError(ent.dataset, path, ent.sha256, actual, detail)
     _memo[key] = (st.st_size, st.st_mtime_ns, ent.sha256)
@@ -245,7 +310,23 @@ def verify_file(path: str | os.PathLike, ent: Entry) -> Path:
     return path
 
 
-def fetch(relpath: str, *, verify: bool = True) -> Path:
+def verify_files(relpaths: Iterable[str], *, rehash: bool = False) -> list[Path]:
+    """:func:`fetch` every registered file of ``relpaths`` (size and sha256); their paths.
+
+    Experiments call it before their first training step on every file they will read
+    (see :func:`attractorlab.data.data_files`), so a missing or corrupt file fails first.
+
+    Raises
+    ------
+    DataMissingError, DataCorruptError
+        For the first file that is missing or differs (naming it and its sha256).
+    ValueError
+        For a path that is not registered.
+    """
+    return [fetch(p, rehash=rehash) for p in relpaths]
+
+
+def fetch(relpath: str, *, verify: bool = True, rehash: bool = False) -> Path:
     """Absolute path of registered file ``relpath`` under :func:`data_root`, checked by sha256.
 
     Parameters
@@ -254,6 +335,8 @@ def fetch(relpath: str, *, verify: bool = True) -> Path:
         Path relative to the data root, e.g. ``"mnist/train-labels-idx1-ubyte.gz"``.
     verify : bool
         Check size and sha256 (once per file version; see module docstring).
+    rehash : bool
+        Hash the file even when the cache says it was verified before.
 
     Raises
     ------
@@ -266,7 +349,7 @@ def fetch(relpath: str, *, verify: bool = True) -> Path:
     path = root / relpath
     if not path.is_file():
         raise DataMissingError(ent.dataset, relpath, root)
-    return verify_file(path, ent) if verify else path
+    return verify_file(path, ent, rehash=rehash) if verify else path
 
 
 @dataclass(frozen=True)
@@ -278,12 +361,13 @@ class FileStatus:
     message: str = ""
 
 
-def dataset_status(dataset: str) -> list[FileStatus]:
-    """Check every registered file of ``dataset`` (hashing only files not verified before)."""
+def dataset_status(dataset: str, *, rehash: bool = False) -> list[FileStatus]:
+    """Check every registered file of ``dataset`` (hashing only files not verified before,
+    or every present file when ``rehash``)."""
     out = []
     for ent in entries(dataset):
         try:
-            fetch(ent.path)
+            fetch(ent.path, rehash=rehash)
             out.append(FileStatus(ent, "ok"))
         except DataMissingError as exc:
             out.append(FileStatus(ent, "missing", str(exc)))

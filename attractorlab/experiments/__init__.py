@@ -26,8 +26,10 @@ from typing import Any, Mapping
 
 from attractorlab.experiments import registry
 from attractorlab.experiments.registry import (
+    RUNTIME_KEYS,
     Experiment,
     Figure,
+    fingerprint,
     parse_overrides,
     register_experiment,
     register_figure,
@@ -36,11 +38,15 @@ from attractorlab.experiments.registry import (
 __all__ = [
     "Experiment",
     "Figure",
+    "RUNTIME_KEYS",
+    "fingerprint",
     "register_experiment",
     "register_figure",
     "get_experiment",
     "list_experiments",
     "parse_overrides",
+    "check_out_dir",
+    "prepare_run",
     "run_experiment",
     "get_figure",
     "list_figures",
@@ -81,6 +87,71 @@ def get_experiment(name: str) -> Experiment:
     return table[name]
 
 
+def prepare_run(
+    name: str,
+    preset: str = "smoke",
+    overrides: Mapping[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+) -> tuple[Experiment, dict, Path]:
+    """Everything :func:`run_experiment` does before the experiment starts; nothing is written.
+
+    Builds the configuration (type-checked overrides), runs the experiment's ``check``
+    (every setting, every data file by sha256), picks the output folder (default
+    ``results/NAME/`` + :meth:`Experiment.run_name`) and checks that it can be used: not
+    an existing file, writable, and not holding a run of another experiment or another
+    fingerprint (:func:`check_out_dir`). Returns ``(experiment, config, out_dir)``.
+    """
+    from attractorlab.results import results_root
+
+    exp = get_experiment(name)
+    cfg = exp.config(preset, overrides)
+    exp.validate(cfg)
+    out = Path(out_dir) if out_dir is not None else results_root() / name / exp.run_name(cfg)
+    check_out_dir(exp, cfg, out)
+    return exp, cfg, out
+
+
+def check_out_dir(exp: Experiment, config: Mapping[str, Any], out: Path) -> None:
+    """Refuse an output folder that cannot hold this run (ValueError, one line).
+
+    ``out`` must be a folder or not exist yet, must be writable when it exists, and its
+    ``run.json`` (if any) must name the same experiment and the same fingerprint: a run
+    under other settings would otherwise resume the other run's checkpoints or mix its
+    results with this one's.
+    """
+    import os
+
+    from attractorlab.results import read_run_record
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {str(out)!r} is an existing file, not a folder; give --out a folder path")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"output folder {str(out)!r} cannot be made: {str(probe)!r} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {str(out)!r} cannot be written: {str(probe)!r} is read-only for this user")
+    rec = read_run_record(out) if out.is_dir() else None
+    if rec is None:
+        return
+    if rec.get("experiment") != exp.name:
+        raise ValueError(f"output folder {str(out)!r} holds a run of experiment {rec.get('experiment')!r}, not "
+                         f"{exp.name!r}; use another output folder")
+    from attractorlab.results import plain_config
+
+    stored, new = plain_config(rec.get("fingerprint", {})), exp.fingerprint(config)
+    absent = "<absent>"
+    diff = [k for k in sorted(set(stored) | set(new)) if stored.get(k, absent) != new.get(k, absent)]
+    if diff:
+        pairs = ", ".join(f"{k}: stored {stored.get(k, absent)!r}, now {new.get(k, absent)!r}" for k in diff)
+        raise ValueError(
+            f"output folder {str(out)!r} holds a run of {exp.name} under a different configuration ({pairs}); "
+            "rerunning there would reuse or mix its checkpoints and results. Use another output folder (without "
+            "--out each set of settings gets its own), or delete that folder to start again."
+        )
+
+
 def run_experiment(
     name: str,
     preset: str = "smoke",
@@ -89,15 +160,44 @@ def run_experiment(
 ):
     """Run experiment ``name`` with ``preset`` and ``overrides``; returns its Dataset.
 
-    Results go to ``out_dir`` (default ``results/<name>/<preset>``).
-    """
-    from attractorlab.results import results_root
+    Before any work (:func:`prepare_run`): the overrides are type-checked, the
+    experiment's ``check`` validates every setting and verifies every data file it will
+    read, and the output folder is checked. Results go to ``out_dir``, by default
+    ``results/<name>/<preset>`` when no setting of the fingerprint differs from the
+    preset, else ``results/<name>/<preset>+<key>=<value>...`` (or a hash of them; see
+    :meth:`Experiment.run_name`), so runs under different settings never share a folder.
 
-    exp = get_experiment(name)
-    cfg = exp.config(preset, overrides)
-    out = Path(out_dir) if out_dir is not None else results_root() / name / preset
+    The folder's ``run.json`` records the experiment, preset, overrides, full
+    configuration, fingerprint, git commit and status: "running" while the run goes,
+    "complete" once every result and figure is written (its last step), "failed" (with
+    the error) when the experiment raised. A rerun into the folder must have the same
+    fingerprint (settings in ``eval_keys`` may change: a re-evaluation reuses the
+    checkpoints).
+    """
+    import datetime as _dt
+
+    from attractorlab.results import git_commit, write_run_record
+
+    exp, cfg, out = prepare_run(name, preset, overrides, out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return exp.func(cfg, out)
+    now = lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
+    record = {"experiment": name, "preset": preset, "overrides": dict(overrides or {}),
+              "config": {k: v for k, v in cfg.items() if not str(k).startswith("_")},
+              "fingerprint": exp.fingerprint(cfg), "git_commit": git_commit() or "unknown",
+              "started_utc": now(), "status": "running"}
+    write_run_record(out, record)
+    try:
+        ds = exp.func(cfg, out)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            write_run_record(out, {**record, "status": status, "finished_utc": now(),
+                                   "error": f"{type(exc).__name__}: {exc}"})
+        except OSError:  # pragma: no cover - keep the original error
+            pass
+        raise
+    write_run_record(out, {**record, "status": "complete", "finished_utc": now()})
+    return ds
 
 
 def list_figures() -> list[str]:

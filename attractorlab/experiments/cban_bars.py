@@ -39,10 +39,32 @@ def _savefig(fig, path: Path) -> None:
     style.save(fig, path)
 
 
+# settings that do not change the checkpoint: a rerun that changes only these re-evaluates
+_EVAL_KEYS = ("n_eval_masks", "progress")
+_MODEL_KEYS = ("hidden", "epochs", "lr", "lr_final", "lr_drop", "repeats", "p_observe", "loss", "td", "optimizer",
+               "activation", "target_scale", "seed")
+
+
+def _bars_config(config: dict):
+    from attractorlab.models.cban.bars import BarsConfig
+
+    return BarsConfig(**{k: config[k] for k in _MODEL_KEYS})
+
+
+def _check(config: dict) -> None:
+    """Every setting of a ``cban_bars`` run, before training (the task needs no data files)."""
+    _bars_config(config)  # BarsConfig, CBANParams and TrainConfig name a bad value
+    n = config["n_eval_masks"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n_eval_masks must be an integer >= 1, got {n!r}")
+
+
 @register_experiment(
     "cban_bars",
     presets={"smoke": _BARS_SMOKE, "paper": _BARS_PAPER, "tuned": _BARS_TUNED},
     description="FBAN bar imputation (CBAN §4.1, D.1): accuracy, Fig 2 and Fig 3",
+    eval_keys=_EVAL_KEYS,
+    check=_check,
 )
 def run_bars(config: dict, out_dir: Path) -> xr.Dataset:
     """Train the bar-task FBAN, evaluate on ``20 x n_eval_masks`` evidence states, save results."""
@@ -54,13 +76,14 @@ def _run_bars(config: dict, out_dir: Path) -> xr.Dataset:
     import matplotlib.pyplot as plt
 
     from attractorlab.analysis.figures import cban as figs
-    from attractorlab.models.cban.bars import BarsConfig, evaluate_bars, train_bars
+    from attractorlab.experiments.registry import fingerprint
+    from attractorlab.models.cban.bars import evaluate_bars, train_bars
     from attractorlab.results import save_dataset
 
-    keys = ("hidden", "epochs", "lr", "lr_final", "lr_drop", "repeats", "p_observe", "loss", "td", "optimizer",
-            "activation", "target_scale", "seed")
-    cfg = BarsConfig(**{k: config[k] for k in keys})
-    model, hist = train_bars(cfg, progress=bool(config.get("progress", False)), checkpoint=out_dir / "checkpoint.pt")
+    cfg = _bars_config(config)
+    # the checkpoint holds every setting that changes it (the run's fingerprint)
+    model, hist = train_bars(cfg, progress=bool(config.get("progress", False)), checkpoint=out_dir / "checkpoint.pt",
+                             run_config=fingerprint(config, _EVAL_KEYS))
     ev = evaluate_bars(model, n_masks=int(config["n_eval_masks"]), seed=cfg.seed + 1000, p_observe=cfg.p_observe,
                        target_scale=cfg.target_scale)
 

@@ -46,10 +46,37 @@ _MNIST_SMOKE = {
 _MNIST_PAPER = dict(_MNIST_SMOKE, n_train=None, n_test=10000, epochs=50, progress=True)
 
 
+# settings that do not change the checkpoint: a rerun that changes only these re-evaluates
+# (max_minutes only says when a run pauses; the next run resumes)
+_EVAL_KEYS = ("n_test", "progress", "max_minutes")
+
+
+def _mnist_config(config: dict):
+    from attractorlab.models.cban.mnist import MNISTConfig
+
+    # every MNISTConfig field the preset (or --set) gives; the others keep their D.2 defaults
+    fields = {f.name for f in dataclasses.fields(MNISTConfig)}
+    return MNISTConfig(**{k: v for k, v in config.items() if k in fields})
+
+
+def _check(config: dict) -> None:
+    """Every setting of a ``cban_mnist`` run and the four MNIST files (sha256), before training."""
+    from attractorlab.data import data_files, verify_files
+
+    _mnist_config(config)  # MNISTConfig, CBANParams and TrainConfig name a bad value
+    n = config["n_test"]
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000:
+        raise ValueError(f"n_test must be an integer in [1, 10000] (MNIST test images), got {n!r}")
+    verify_files(data_files("mnist", "train") + data_files("mnist", "test"))
+
+
 @register_experiment(
     "cban_mnist",
     presets={"smoke": _MNIST_SMOKE, "paper": _MNIST_PAPER},
     description="supervised MNIST FBAN 812-200-50 (CBAN §4.2, D.2): label accuracy, Fig 4",
+    eval_keys=_EVAL_KEYS,
+    check=_check,
+    types={"max_minutes": (float, None), "lr_milestones": list[int]},
 )
 def run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
     """Train (resumable, ``checkpoint.pt``) and evaluate the supervised-MNIST FBAN.
@@ -66,16 +93,17 @@ def _run_mnist(config: dict, out_dir: Path) -> xr.Dataset:
 
     from attractorlab.analysis.figures import cban as figs
     from attractorlab.data import load_mnist
-    from attractorlab.models.cban.mnist import MNISTConfig, classify, encode_mnist, evaluate_mnist, train_mnist
+    from attractorlab.experiments.registry import fingerprint
+    from attractorlab.models.cban.mnist import classify, encode_mnist, evaluate_mnist, train_mnist
     from attractorlab.results import save_dataset
 
-    # every MNISTConfig field the preset (or --set) gives; the others keep their D.2 defaults
-    fields = {f.name for f in dataclasses.fields(MNISTConfig)}
-    cfg = MNISTConfig(**{k: v for k, v in config.items() if k in fields})
+    cfg = _mnist_config(config)
     x_test, y_test = load_mnist("test")
     n_test = int(config["n_test"])
     x_test, y_test = x_test[:n_test], y_test[:n_test]
-    model, hist = train_mnist(cfg, checkpoint=out_dir / "checkpoint.pt", progress=bool(config.get("progress", False)))
+    # the checkpoint holds every setting that changes it (the run's fingerprint)
+    model, hist = train_mnist(cfg, checkpoint=out_dir / "checkpoint.pt", progress=bool(config.get("progress", False)),
+                              run_config=fingerprint(config, _EVAL_KEYS))
     ev = evaluate_mnist(model, x_test, y_test, seed=cfg.seed + 1, pixel_range=cfg.pixel_range)
 
     ds = xr.Dataset(

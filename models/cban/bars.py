@@ -13,6 +13,8 @@ completed without error (PAPERS II.7(14)).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import time
 from pathlib import Path
 
@@ -73,20 +75,50 @@ class BarsConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if len(self.hidden) < 1 or min(self.hidden) < 1:
-            raise ValueError(f"hidden must list >= 1 positive sizes, got {self.hidden}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if not 0 < self.lr_drop <= 1:
-            raise ValueError(f"lr_drop must be in (0, 1], got {self.lr_drop}")
-        if self.repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
-        if not 0 < self.target_scale <= 1:
-            raise ValueError(f"target_scale must be in (0, 1], got {self.target_scale}")
-        if not self.lr_final > 0:
-            raise ValueError(f"lr_final must be > 0, got {self.lr_final}")
+        if (not isinstance(self.hidden, (tuple, list)) or len(self.hidden) < 1
+                or not all(_is_int(h) and h >= 1 for h in self.hidden)):
+            raise ValueError(f"hidden must list >= 1 positive integer sizes, got {self.hidden!r}")
+        for name in ("epochs", "repeats", "max_iter", "seed"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < (0 if name == "seed" else 1):
+                raise ValueError(f"{name} must be an integer >= {0 if name == 'seed' else 1}, got {value!r}")
+        for name in ("lr", "lr_final", "theta"):
+            value = getattr(self, name)
+            if not (_is_number(value) and 0 < value < math.inf):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not (_is_number(self.lr_drop) and 0 < self.lr_drop <= 1):
+            raise ValueError(f"lr_drop must be in (0, 1], got {self.lr_drop!r}")
+        if not (_is_number(self.target_scale) and 0 < self.target_scale <= 1):
+            raise ValueError(f"target_scale must be in (0, 1], got {self.target_scale!r}")
+        p = self.p_observe
+        if (not isinstance(p, (tuple, list)) or len(p) != 2 or not all(_is_number(x) for x in p)
+                or not 0 < p[0] <= p[1] <= 1):
+            raise ValueError(f"p_observe must be (low, high) with 0 < low <= high <= 1, got {p!r}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "p_observe", tuple(float(p) for p in self.p_observe))
+        object.__setattr__(self, "p_observe", tuple(float(x) for x in self.p_observe))
+        self.params()  # activation, theta, max_iter: CBANParams names a bad one
+        self.train_config()  # loss, td, optimizer: TrainConfig names a bad one
+
+    def params(self) -> CBANParams:
+        """Dynamics settings of the bar-task FBAN."""
+        return CBANParams(activation=self.activation, theta=self.theta, max_iter=self.max_iter)
+
+    def train_config(self, progress: bool = False) -> TrainConfig:
+        """The :class:`.train.TrainConfig` of this run (rate dropped to ``lr_final`` at
+        ``lr_drop * epochs``)."""
+        drop = int(round(self.lr_drop * self.epochs))
+        return TrainConfig(
+            loss=self.loss, td=self.td, optimizer=self.optimizer, lr=self.lr, lr_milestones=(drop,),
+            lr_gamma=self.lr_final / self.lr, epochs=self.epochs, progress=progress, seed=self.seed,
+        )
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def bar_batches(repeats: int = 1, p_observe=(0.1, 0.5), target_scale: float = 1.0):
@@ -140,21 +172,19 @@ def evaluate_bars(model: CBAN, *, n_masks: int = 500, seed: int = 1, p_observe=(
 
 
 def train_bars(cfg: BarsConfig = BarsConfig(), *, progress: bool = False, checkpoint: str | Path | None = None,
-               eval_every: int = 0, n_eval_masks: int = 100) -> tuple[CBAN, dict]:
+               eval_every: int = 0, n_eval_masks: int = 100, run_config: dict | None = None) -> tuple[CBAN, dict]:
     """Train the D.1 FBAN on the bar task; returns ``(model, history)``.
 
     ``history`` is that of :func:`.train.train` plus ``train_seconds`` (wall) and
     ``train_cpu_seconds`` (CPU time of this process, less sensitive to load), and, when
     ``eval_every > 0``, ``eval_epoch``/``eval_pixel_accuracy`` every ``eval_every`` epochs
     (on ``n_eval_masks`` masks per image).
+
+    The checkpoint records every field of ``cfg`` and the caller's ``run_config`` (e.g. an
+    experiment's fingerprint); resuming under any other value raises ValueError naming it.
     """
-    params = CBANParams(activation=cfg.activation, theta=cfg.theta, max_iter=cfg.max_iter)
-    model = build_fban(sizes=(25, *cfg.hidden), params=params, seed=cfg.seed)
-    drop = int(round(cfg.lr_drop * cfg.epochs))
-    tcfg = TrainConfig(
-        loss=cfg.loss, td=cfg.td, optimizer=cfg.optimizer, lr=cfg.lr, lr_milestones=(drop,),
-        lr_gamma=cfg.lr_final / cfg.lr, epochs=cfg.epochs, progress=progress, seed=cfg.seed,
-    )
+    model = build_fban(sizes=(25, *cfg.hidden), params=cfg.params(), seed=cfg.seed)
+    tcfg = cfg.train_config(progress)
 
     def callback(epoch, hist):
         if eval_every and (epoch % eval_every == 0 or epoch == cfg.epochs - 1):
@@ -164,7 +194,7 @@ def train_bars(cfg: BarsConfig = BarsConfig(), *, progress: bool = False, checkp
             hist.setdefault("eval_pixel_accuracy", []).append(ev["pixel_accuracy"])
 
     t0, c0 = time.perf_counter(), time.process_time()
-    run_config = {k: getattr(cfg, k) for k in ("hidden", "activation", "repeats", "p_observe", "target_scale")}
+    run_config = {**(run_config or {}), **dataclasses.asdict(cfg)}
     hist = train(model, bar_batches(cfg.repeats, cfg.p_observe, cfg.target_scale), tcfg, checkpoint=checkpoint,
                  callback=callback, run_config=run_config)
     hist["train_seconds"] = time.perf_counter() - t0

@@ -34,6 +34,8 @@ close most of that gap (numbers and commands in ``references/README.md``).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import time
 from pathlib import Path
 from typing import Iterator
@@ -153,6 +155,29 @@ class MNISTConfig:
     td: str = "td1"
 
     def __post_init__(self):
+        for name in ("batch_size", "epochs", "max_iter", "seed"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < (0 if name == "seed" else 1):
+                raise ValueError(f"{name} must be an integer >= {0 if name == 'seed' else 1}, got {value!r}")
+        if self.n_train is not None and not (_is_int(self.n_train) and 1 <= self.n_train <= 60_000):
+            raise ValueError(f"n_train must be an integer in [1, 60000] or None, got {self.n_train!r}")
+        if self.batch_size > (60_000 if self.n_train is None else self.n_train):
+            raise ValueError(f"batch_size must be <= n_train (else an epoch holds no batch), got batch_size "
+                             f"{self.batch_size} with n_train {self.n_train}")
+        for name in ("lr", "theta", "frequency"):
+            value = getattr(self, name)
+            if not (_is_number(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.max_minutes is not None and not (_is_number(self.max_minutes) and self.max_minutes >= 0):
+            raise ValueError(f"max_minutes must be a finite number >= 0 or None, got {self.max_minutes!r}")
+        for name in ("fraction", "weight_decay"):
+            if not _is_number(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if (not isinstance(self.hidden, (tuple, list)) or len(self.hidden) < 1
+                or not all(_is_int(h) and h >= 1 for h in self.hidden)):
+            raise ValueError(f"hidden must list >= 1 positive integer sizes, got {self.hidden!r}")
+        if not isinstance(self.lr_milestones, (tuple, list)) or not all(_is_int(m) for m in self.lr_milestones):
+            raise ValueError(f"lr_milestones must be a list of integer epochs, got {self.lr_milestones!r}")
         if self.pixel_range not in PIXEL_RANGES:
             raise ValueError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -184,6 +209,31 @@ class MNISTConfig:
         if any(int(m) < 0 for m in self.lr_milestones):
             raise ValueError(f"lr_milestones must be epochs >= 0, got {self.lr_milestones}")
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
+        self.params()  # CBANParams and TrainConfig name any other bad value
+        self.train_config()
+
+    def params(self) -> CBANParams:
+        """Dynamics settings of the MNIST FBAN (tanh, ``theta``, ``max_iter``)."""
+        return CBANParams(activation="tanh", theta=self.theta, max_iter=self.max_iter)
+
+    def train_config(self, progress: bool = False) -> TrainConfig:
+        """The :class:`.train.TrainConfig` of this run (ΔE+, checkpoint every epoch)."""
+        return TrainConfig(loss="delta_e_plus", td=self.td, optimizer=self.optimizer, lr=self.lr,
+                           epochs=self.epochs, progress=progress, seed=self.seed, checkpoint_every=1,
+                           lr_milestones=self.lr_milestones, weight_decay=self.weight_decay)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+#: MNISTConfig fields that say how a run executes, not what it learns (left out of the
+#: checkpoint's run settings: a resumed run may change them).
+RUNTIME_FIELDS = ("max_minutes",)
 
 
 def encode_mnist(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, *,
@@ -362,13 +412,18 @@ def evaluate_mnist(model: CBAN, images: np.ndarray, labels: np.ndarray, *, seed:
 
 
 def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progress: bool = True,
-                eval_images=None, eval_labels=None, eval_every: int = 1) -> tuple[CBAN, dict]:
+                eval_images=None, eval_labels=None, eval_every: int = 1,
+                run_config: dict | None = None) -> tuple[CBAN, dict]:
     """Train the D.2 FBAN on MNIST; returns ``(model, history)``.
 
     ``eval_images``/``eval_labels`` (e.g. a held-out subset) are scored after every
     ``eval_every`` epochs into ``history["eval_epoch"]``, ``["acc_perlin"]``, ``["acc_none"]``.
     Training stops early after the epoch in which ``cfg.max_minutes`` is exceeded
     (the checkpoint then holds that epoch; rerun with the same checkpoint to continue).
+
+    The checkpoint records every field of ``cfg`` but :data:`RUNTIME_FIELDS`, and the
+    caller's ``run_config`` (e.g. an experiment's fingerprint); resuming under any other
+    value raises ValueError naming it.
     """
     from attractorlab.data import load_mnist
 
@@ -376,11 +431,8 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
     if cfg.n_train is not None:
         images, labels = images[: cfg.n_train], labels[: cfg.n_train]
     targets = encode_mnist(images, labels, pixel_range=cfg.pixel_range)
-    params = CBANParams(activation="tanh", theta=cfg.theta, max_iter=cfg.max_iter)
-    model = build_fban(sizes=(N_PIXELS + N_LABEL_UNITS, *cfg.hidden), params=params, seed=cfg.seed)
-    tcfg = TrainConfig(loss="delta_e_plus", td=cfg.td, optimizer=cfg.optimizer, lr=cfg.lr,
-                       epochs=cfg.epochs, progress=progress, seed=cfg.seed, checkpoint_every=1,
-                       lr_milestones=cfg.lr_milestones, weight_decay=cfg.weight_decay)
+    model = build_fban(sizes=(N_PIXELS + N_LABEL_UNITS, *cfg.hidden), params=cfg.params(), seed=cfg.seed)
+    tcfg = cfg.train_config(progress)
     t0 = time.monotonic()
     earlier = []  # wall time of the runs this one resumes (from the checkpoint's history)
 
@@ -398,9 +450,8 @@ def train_mnist(cfg: MNISTConfig, *, checkpoint: str | Path | None = None, progr
         hist.setdefault("wall_s", []).append(earlier[0] + time.monotonic() - t0)  # cumulative over resumes
         return cfg.max_minutes is not None and time.monotonic() - t0 > 60 * cfg.max_minutes
 
-    run_keys = ("hidden", "mask", "fraction", "frequency", "n_train", "batch_size", "pixel_range", "loss_units",
-                "max_shift", "max_rotation")
-    run_config = {k: getattr(cfg, k) for k in run_keys}
+    own = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
+    run_config = {**(run_config or {}), **own}
     history = train(model, mnist_batches(targets, cfg), tcfg, checkpoint=checkpoint, callback=callback,
                     run_config=run_config)
     return model, history
