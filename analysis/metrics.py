@@ -230,7 +230,7 @@ def l1_error(pred, target, *, reduction: str = "sum", batched: bool = False):
     ----------
     pred, target : array or tensor, images in [0, 1] (map [-1, 1] with (x + 1) / 2 first)
     reduction : {"sum", "mean"}
-        ``"sum"``: sum over pixels (and channels) of |error| (the L1 column of CBAN
+        ``"sum"``: sum over pixels (and channels) of ``|error|`` (the L1 column of CBAN
         Tables 2-3); ``"mean"``: the per-pixel mean.
     batched : bool
         Leading axis indexes images; returns one value per image.

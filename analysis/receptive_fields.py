@@ -38,7 +38,7 @@ patch mean). A fit is **rejected** (``good = False``) when, in this order,
 
 Fits are also flagged ``low_pass`` when the carrier is not resolved within the envelope:
 ``nx < 0.1`` (less than a tenth of a period per envelope s.d., the lower edge of the V1
-bins), or a fitted amplitude above 3 times the largest |value| of the field (a blob or a
+bins), or a fitted amplitude above 3 times the largest ``|value|`` of the field (a blob or a
 Gaussian derivative built from a large amplitude times a nearly flat cosine). Such fields
 are real (V1 has low-pass cells too) and are kept, but their f, nx and ny are poorly
 determined (they come out very small).
@@ -657,7 +657,7 @@ def nxny_distance(p_counts: Any, q_counts: Any, *, metric: str = "js", edges: An
         Counts (or probabilities); each is normalised to sum 1.
     metric : {"js", "tv", "emd"}
         ``"js"``: Jensen-Shannon divergence in bits, in [0, 1].
-        ``"tv"``: total variation 1/2 sum |p - q|, in [0, 1].
+        ``"tv"``: total variation ``1/2 sum |p - q|``, in [0, 1].
         ``"emd"``: earth mover's distance with Euclidean ground distance between bin
         centres on the log10 grid, in decades (needs equal log-width bins, as V1's).
     edges : array

@@ -2,14 +2,13 @@
 
 Subpackages
 -----------
-attractorlab.data         sha256-checked dataset registry and loaders
-attractorlab.results      atomic netCDF results with provenance
-attractorlab.threads      torch thread settings scoped to a block
-attractorlab.experiments  registered experiments (one module per paper experiment),
-                          figure makers, demo steps; the only code that imports both
-                          models and analysis
-attractorlab.models       spiking dictionary learning (Brian2) and CBAN (PyTorch)
-attractorlab.analysis     receptive fields, attractor states, spike statistics, figures
+* ``attractorlab.data``: sha256-checked dataset registry and loaders
+* ``attractorlab.results``: atomic netCDF results with provenance
+* ``attractorlab.threads``: torch thread settings scoped to a block
+* ``attractorlab.experiments``: registered experiments (one module per paper experiment),
+  figure makers, demo steps; the only code that imports both models and analysis
+* ``attractorlab.models``: spiking dictionary learning (Brian2) and CBAN (PyTorch)
+* ``attractorlab.analysis``: receptive fields, attractor states, spike statistics, figures
 """
 
 __version__ = "0.1.0"

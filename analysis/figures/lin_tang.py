@@ -176,7 +176,7 @@ def atom_images(D: np.ndarray, image_shape: tuple[int, int], split_sign: bool) -
 
 def fig6_atoms(D: np.ndarray, image_shape: tuple[int, int], split_sign: bool, *, n_show: int = 100,
                order: str = "norm", ax=None, title: str | None = None):
-    """Fig. 6: a grid of learned atoms (each scaled to its own max |value|; grey = 0 for split data)."""
+    """Fig. 6: a grid of learned atoms (each scaled to its own ``max |value|``; grey = 0 for split data)."""
     ax = _axes(ax, figsize=(6, 6))
     imgs = atom_images(D, image_shape, split_sign)
     if order == "norm":

@@ -36,8 +36,9 @@ from typing import Any, Iterator
 
 __all__ = ["RC", "FORMATS", "COLUMN_WIDTH", "PAGE_WIDTH", "style_context", "check_format", "save"]
 
-#: One printed column (85 mm) and a full page width (174 mm), in inches.
+#: Width of one printed column (85 mm), in inches.
 COLUMN_WIDTH = 3.35
+#: Width of a full printed page (174 mm), in inches.
 PAGE_WIDTH = 6.85
 
 #: Output formats of :func:`save` and ``attractorlab figure --format``.

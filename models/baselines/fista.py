@@ -60,7 +60,7 @@ def nonneg_lasso(
     s : (N,) array, optional
         Per-atom weights of the l1 term (S = diag(s)); default ones.
     tol : float
-        Stop when the largest change of any coefficient, relative to max(1, max |a|), is below tol.
+        Stop when the largest change of any coefficient, relative to ``max(1, max |a|)``, is below tol.
     max_iter : int
         Iteration cap.
     a0 : (N,) or (N, P) array, optional

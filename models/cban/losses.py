@@ -3,19 +3,26 @@ r"""CBAN training losses ([CB] §3.2-3.3, App B) and their temporal-difference f
 All losses compare the target visible state ``y`` with the *unclamped* visible value
 ``ṽ = f(v_net)``, ``v_net = down_0(h) + b^0`` (clamped units count too, §3.2):
 
-``"se"``           ``L_SE = mean_i w_i (ṽ_i - y_i)²`` per sample (a weighted mean, PAPERS II.7(10)).
-``"delta_e"``      ``L_ΔE = E(y, h) - E(ṽ, h) = sum_i w_i [f^{-1}(ṽ_i)(ṽ_i - y_i) + rho(y_i) - rho(ṽ_i)]``
-                   (App B.1; ``f^{-1}(ṽ)`` is ``v_net`` exactly). It is >= 0.
-``"hinge"``        ``max(0, L_ΔE)`` (App B.1).
-``"delta_e_plus"`` ``L_ΔE+ = log(1 + exp(L_ΔE))`` (App B.2; minimum log 2).
+``"se"``
+    ``L_SE = mean_i w_i (ṽ_i - y_i)²`` per sample (a weighted mean, PAPERS II.7(10)).
+``"delta_e"``
+    ``L_ΔE = E(y, h) - E(ṽ, h) = sum_i w_i [f^{-1}(ṽ_i)(ṽ_i - y_i) + rho(y_i) - rho(ṽ_i)]``
+    (App B.1; ``f^{-1}(ṽ)`` is ``v_net`` exactly). It is >= 0.
+``"hinge"``
+    ``max(0, L_ΔE)`` (App B.1).
+``"delta_e_plus"``
+    ``L_ΔE+ = log(1 + exp(L_ΔE))`` (App B.2; minimum log 2).
 
 Over a settling trajectory of states ``t = 1..T`` (:func:`trajectory_loss`):
 
-``"td1"``        transient TD(1): the loss at every iteration, averaged over iterations
-                 (BPTT through all of them; used for every paper run).
-``"td_lambda"``  the loss at iteration ``t`` uses target ``z_t`` with ``z_T = y`` and
-                 ``z_t = (1 - λ) sg(ṽ_{t+1}) + λ z_{t+1}`` (PAPERS II.7(9); λ = 1 is TD(1)).
-``"final"``      loss at the last iteration only (CBAN-noTD).
+``"td1"``
+    transient TD(1): the loss at every iteration, averaged over iterations (BPTT through
+    all of them; used for every paper run).
+``"td_lambda"``
+    the loss at iteration ``t`` uses target ``z_t`` with ``z_T = y`` and
+    ``z_t = (1 - λ) sg(ṽ_{t+1}) + λ z_{t+1}`` (PAPERS II.7(9); λ = 1 is TD(1)).
+``"final"``
+    loss at the last iteration only (CBAN-noTD).
 """
 
 from __future__ import annotations
@@ -78,7 +85,7 @@ def delta_e_loss(
 
     For tanh, ``ṽ * v_net - rho(ṽ) = log cosh(v_net)`` (rho is the convex conjugate of
     log cosh), which is evaluated as ``softplus(2 v_net) - v_net - log 2``: the same value
-    without the NaN gradient of rho at ṽ = ±1, where float32 tanh saturates (|v_net| > ~9).
+    without the NaN gradient of rho at ṽ = ±1, where float32 tanh saturates (``|v_net| > ~9``).
     """
     y = target.to(v_free.dtype)
     if params.activation == "tanh":

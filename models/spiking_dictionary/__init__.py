@@ -9,40 +9,39 @@ gamma = 0 then gamma = kappa; many samples run inside one compiled C++ simulatio
 
 Public API
 ----------
-``NetworkParams(n_input, n_coding, lam1=0.3, kappa=0.7, phase_duration=20.0, dt=1/32,
-theta_min=1e-3)``
-    Frozen, validated network parameters (model time units).
-``LearningParams(eta_D, eta_H=None (-> 15 eta_D), lam2=0.0, schedule="constant"|"inverse",
-p0=1e4)``
-    Learning rates of Algorithm 1; ``"inverse"``: eta(p) = eta0 / (1 + p / p0).
-``init_weights(n_input, n_coding, kind="consistent"|"random", seed=0) -> dict``;
-``consistent_weights(D) -> dict`` (F = D^T, B = D, H = D^T D, s = diag H)
-    ``{"F": (N, M), "B": (M, N), "H": (N, N), "s": (N,)}`` numpy float64 arrays.
-``run_network(X, weights, params, *, device="standalone"|"numpy", record_spikes=False,
-chunk_size=None (-> 200), gamma=None (-> (0, kappa)), progress=False) -> xr.Dataset``
-    X is (P, M) >= 0.  Variables ``a(sample, phase, neuron)``, ``b(sample, phase, pixel)``
-    (spike rates, spikes per time unit), ``u``, ``v`` (mean currents per phase), ``e = u -
-    theta a``; ``phase`` coordinate = gamma of the phase ([0, kappa]).  With
-    ``record_spikes=True`` also ``spike_t``/``spike_i``/``spike_layer`` (dim ``spike``).
-``learn_dictionary(X, params, learning, *, init="consistent"|"random"|dict, seed=0,
-snapshot_every=1000, checkpoint_path=None, progress=True, record_first_last_rates=True,
-device="standalone", chunk_size=None (-> snapshot_every, or its largest divisor <= 2000))
--> xr.Dataset``
-    Algorithm 1 inside the simulation.  Final ``F(atom, pixel)``, ``B(pixel, atom)``,
-    ``H(atom, atom2)``, ``s(atom)``; snapshots ``F_snap, B_snap, H_snap, s_snap`` along dim
-    ``snapshot`` (coordinate ``samples_seen``, first entry = initial weights); ``n_updates``
-    (== P, asserted); ``n_active(sample, phase)`` (coding neurons that spiked) and
-    ``gD_norm(sample)`` = ||b_kappa - b_0|| (eq 9, reconstruction-error proxy); with
-    ``record_first_last_rates`` the rates ``a_first``/``b_first`` and ``a_last``/``b_last``
-    (dims ``phase`` and ``neuron``/``pixel``) of the first and last sample.  Resumes from
-    ``checkpoint_path`` when that file exists.
-``simulate_reference(X, weights, params, gamma=None) -> dict`` (module ``reference``)
-    Plain numpy simulation of the same discrete equations (test oracle); ``reference.
-    learn_reference`` runs Algorithm 1 on it; ``rate.simulate_rate`` is the rate model.
+* ``NetworkParams(n_input, n_coding, lam1=0.3, kappa=0.7, phase_duration=20.0, dt=1/32,
+  theta_min=1e-3)``: frozen, validated network parameters (model time units).
+* ``LearningParams(eta_D, eta_H=None (-> 15 eta_D), lam2=0.0, schedule="constant"|"inverse",
+  p0=1e4)``: learning rates of Algorithm 1; ``"inverse"``: eta(p) = eta0 / (1 + p / p0).
+* ``init_weights(n_input, n_coding, kind="consistent"|"random", seed=0) -> dict`` and
+  ``consistent_weights(D) -> dict`` (F = D^T, B = D, H = D^T D, s = diag H):
+  ``{"F": (N, M), "B": (M, N), "H": (N, N), "s": (N,)}`` numpy float64 arrays.
+* ``run_network(X, weights, params, *, device="standalone"|"numpy", record_spikes=False,
+  chunk_size=None (-> 200), gamma=None (-> (0, kappa)), progress=False) -> xr.Dataset``:
+  X is (P, M) >= 0.  Variables ``a(sample, phase, neuron)``, ``b(sample, phase, pixel)``
+  (spike rates, spikes per time unit), ``u``, ``v`` (mean currents per phase),
+  ``e = u - theta a``; ``phase`` coordinate = gamma of the phase ([0, kappa]).  With
+  ``record_spikes=True`` also ``spike_t``/``spike_i``/``spike_layer`` (dim ``spike``).
+* ``learn_dictionary(X, params, learning, *, init="consistent"|"random"|dict, seed=0,
+  snapshot_every=1000, checkpoint_path=None, progress=True, record_first_last_rates=True,
+  device="standalone", chunk_size=None (-> snapshot_every, or its largest divisor <= 2000))
+  -> xr.Dataset``: Algorithm 1 inside the simulation.  Final ``F(atom, pixel)``,
+  ``B(pixel, atom)``, ``H(atom, atom2)``, ``s(atom)``; snapshots ``F_snap, B_snap, H_snap,
+  s_snap`` along dim ``snapshot`` (coordinate ``samples_seen``, first entry = initial
+  weights); ``n_updates`` (== P, asserted); ``n_active(sample, phase)`` (coding neurons that
+  spiked) and ``gD_norm(sample)`` = ``||b_kappa - b_0||`` (eq 9, reconstruction-error
+  proxy); with ``record_first_last_rates`` the rates ``a_first``/``b_first`` and
+  ``a_last``/``b_last`` (dims ``phase`` and ``neuron``/``pixel``) of the first and last
+  sample.  Resumes from ``checkpoint_path`` when that file exists.
+* ``simulate_reference(X, weights, params, gamma=None) -> dict`` (module ``reference``):
+  plain numpy simulation of the same discrete equations (test oracle);
+  ``reference.learn_reference`` runs Algorithm 1 on it; ``rate.simulate_rate`` is the rate
+  model.
+* ``run_parallel(fn, list_of_kwargs, max_workers=2)`` (module ``runtime``): independent runs
+  in separate processes, each with its own build directory.
+
 The compiled project depends on (N, M, chunk size, phase_duration, dt, learning or not,
 record_spikes): each new combination compiles once (15-60 s), then is cached.
-``run_parallel(fn, list_of_kwargs, max_workers=2)`` (module ``runtime``)
-    Independent runs in separate processes, each with its own build directory.
 
 Environment: ``ATTRACTORLAB_BUILD_DIR`` is the root of the compiled-project cache
 (default ``~/.cache/attractorlab/brian2``); one sub-folder per network shape and option set.
