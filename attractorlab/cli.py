@@ -6,7 +6,7 @@ Examples
 
     attractorlab demo                              # data report + figures under results/demo/
     attractorlab data list                         # datasets with present / missing / corrupt counts
-    attractorlab data check                        # verify every present file (exit 1 if any corrupt)
+    attractorlab data check                        # re-hash every present file (exit 1 if any corrupt)
     attractorlab run --list                        # registered experiments
     attractorlab run lin_tang_A --preset smoke --set n_samples=200 --out results/try
     attractorlab figure --list                     # registered figure makers
@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="list or verify the datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="each dataset with present / missing / corrupt file counts")
-    chk = dsub.add_parser("check", help="verify every present file's sha256; exit 1 if any is corrupt")
+    chk = dsub.add_parser("check", help="re-hash every present file (sha256, no cache); exit 1 if any is corrupt "
+                          "or the data root is missing")
     chk.add_argument("--strict", action="store_true", help="also exit 1 when a registered file is missing")
 
     r = sub.add_parser("run", help="run a registered experiment (results under results/NAME/PRESET)")
@@ -110,12 +111,13 @@ def _cmd_data_list() -> int:
 
 
 def _cmd_data_check(strict: bool) -> int:
-    from attractorlab.data import DATASETS, data_root, dataset_status
+    from attractorlab.data import DATASETS, check_data_root, dataset_status
 
-    print(f"data root: {data_root()}")
+    root = check_data_root()  # DataRootError (exit 1) when absent or a file, saying where it looked
+    print(f"data root: {root}")
     bad = missing = ok = 0
     for ds in DATASETS:
-        for s in dataset_status(ds):
+        for s in dataset_status(ds, rehash=True):  # every present file hashed again: no cache is trusted
             if s.status == "corrupt":
                 bad += 1
                 print(f"CORRUPT {s.message}")

@@ -49,6 +49,8 @@ from typing import Callable, NamedTuple, Protocol, Sequence
 import torch
 from torch import Tensor
 
+from .validation import check_evidence
+
 __all__ = [
     "CBANParams",
     "CBANState",
@@ -326,6 +328,7 @@ def init_state(
     layer_shapes : sequence of tuple
         Per-sample shapes of layers 0..L.
     """
+    check_evidence(evidence, visible_shape=layer_shapes[0])
     v = evidence.value
     if tuple(v.shape[1:]) != tuple(layer_shapes[0]):
         raise ValueError(
@@ -515,6 +518,7 @@ def settle(
     SettleResult
         ``changes`` holds the residual ``max |x(t) - x(t-1)|`` per iteration and sample.
     """
+    check_evidence(evidence, weights=weights, state=state, optional=True)
     theta = params.theta if theta is None else float(theta)
     max_iter = params.max_iter if max_iter is None else int(max_iter)
     if not theta > 0:

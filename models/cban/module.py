@@ -36,6 +36,7 @@ from .functional import (
     settle,
 )
 from .layers import ConvCoupling, DenseCoupling, glorot01_std
+from .validation import check_evidence, check_init
 
 __all__ = ["CBAN", "build_fban", "build_cban"]
 
@@ -118,6 +119,7 @@ class CBAN(nn.Module):
     # ------------------------------------------------------------------ dynamics
     def init_state(self, evidence: Evidence) -> CBANState:
         """Start state for ``evidence`` (hidden 0, observed visible units at the evidence)."""
+        check_evidence(evidence, self)
         return init_state(evidence, self.layer_shapes, self.params)
 
     def step(self, state: CBANState, evidence: Evidence | None) -> CBANState:
@@ -160,6 +162,7 @@ class CBAN(nn.Module):
     def energy(self, state: CBANState | Sequence[Tensor], evidence: Evidence | None = None) -> Tensor:
         """Energy (eq 5) per sample, shape (B,); ``state`` a CBANState or a list of layer tensors."""
         x = state.x if isinstance(state, CBANState) else tuple(state)
+        check_evidence(evidence, self, optional=True)
         return energy(x, self.weights(), self.params, evidence)
 
     def compile_step(self, **compile_kwargs) -> "CBAN":
@@ -220,6 +223,7 @@ def build_fban(
     dtype : torch.dtype, optional
         Parameter dtype (e.g. ``torch.float64`` for tests).
     """
+    check_init(init_std=init_std, init_scale=init_scale)
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list >= 2 positive layer sizes, got {sizes}")
@@ -276,6 +280,7 @@ def build_cban(
     seed : int, optional
     dtype : torch.dtype, optional
     """
+    check_init(init_std=init_std)
     vs = tuple(int(s) for s in visible_shape)
     if len(vs) != 3 or min(vs) < 1:
         raise ValueError(f"visible_shape must be (C, H, W) with positive entries, got {visible_shape}")
