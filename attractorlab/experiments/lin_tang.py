@@ -30,6 +30,7 @@ eta_H = 15 eta_D; kappa = 0.7; phases of 20 time units at dt = 1/32.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -50,7 +51,7 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     spec = DATASET_SPECS[name]
     paper = {
         "n_train": spec["n_train"], "n_test": spec["n_test"], "n_eval": 2000, "n_atoms": spec["n_atoms"],
-        "lam1": 0.3, "eta0": 0.01, "lam2": "auto", "kappa": 0.7,
+        "lam1": 0.3, "eta0": 0.01, "lam2": "unit_norm", "kappa": 0.7,
         "inits": ["consistent", "random"], "sgd_factors": [1.0, 2.0, 0.5], "sklearn": True,
         "sklearn_batch": 256, "chunk_sizes": [100, 1000], "seed": 0, "progress": True,
         "rasters": True,
@@ -109,6 +110,8 @@ def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Pa
     M, N = params.n_input, params.n_coding
     w = init if isinstance(init, dict) else init_weights(M, N, init, seed)
     snaps = [{k: np.array(v, dtype=np.float64) for k, v in w.items()}]
+    gain = float(learning.lam2_gain)
+    gains = [gain]
     bar = tqdm(total=int(marks[-1]), desc=f"SpikingNet ({tag})", unit="sample", disable=not progress)
     wall = 0.0
     for j, (a, b) in enumerate(zip(marks[:-1], marks[1:])):
@@ -117,20 +120,27 @@ def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Pa
             with np.load(ck) as z:
                 w = {k: z[k].copy() for k in ("F", "B", "H", "s")}
                 wall += float(z["wall"])
+                gain = float(z["lam2_gain"]) if "lam2_gain" in z.files else gain
         else:
             t0 = time.perf_counter()
-            ds = learn_dictionary(X[a:b], params, learning, init=w, seed=seed, snapshot_every=int(b - a),
+            seg_learning = dataclasses.replace(learning, lam2_gain=gain)
+            ds = learn_dictionary(X[a:b], params, seg_learning, init=w, seed=seed, snapshot_every=int(b - a),
                                   chunk_size=seg_k[j], progress=False, record_first_last_rates=False)
             dt = time.perf_counter() - t0
             wall += dt
             w = {k: ds[k].values.copy() for k in ("F", "B", "H", "s")}
+            extra = {}
+            if learning.lam2_rule == "unit_norm":
+                gain = float(ds["lam2_gain_snap"].values[-1])
+                extra["lam2_gain"] = gain
             with atomic_path(ck) as tmp:
                 with open(tmp, "wb") as f:
-                    np.savez(f, wall=dt, **w)
+                    np.savez(f, wall=dt, **w, **extra)
         snaps.append(w)
+        gains.append(gain)
         bar.update(int(b - a))
     bar.close()
-    return snaps, wall
+    return snaps, wall, gains
 
 
 def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
@@ -199,9 +209,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     ckpt_dir = out_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     # checkpoints are only reused by a run of the same learning configuration
-    learn_keys = ("n_train", "n_atoms", "lam1", "eta0", "lam2", "kappa", "sgd_factors", "sklearn_batch",
-                  "chunk_sizes", "seed", "image")
-    fingerprint = json.dumps({"dataset": name, **{k: cfg.get(k) for k in learn_keys}}, sort_keys=True, default=str)
+    fingerprint = json.dumps({"dataset": name, **{k: cfg.get(k) for k in _LEARN_KEYS}}, sort_keys=True, default=str)
     fp_file = ckpt_dir / "config.json"
     if fp_file.exists() and fp_file.read_text() != fingerprint:
         raise ValueError(f"out_dir {str(out_dir)!r} holds checkpoints of a different configuration "
@@ -210,20 +218,27 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
 
     # lambda_2 so that the spiking net's mean atom norm settles near 1 (calibrated on the
     # dictionary of a short SGD run: 5,000 samples at eta = 0.02)
+    lam2_rule = "constant"
     if cfg["lam2"] == "auto":
         lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
+    elif cfg["lam2"] == "unit_norm":
+        # per-atom lambda_2,i = g lambda_1 a_i theta_i, the gain g adapted to hold the mean
+        # atom norm at 1 (LearningParams.lam2_rule)
+        lam2, lam2_rule = 0.0, "unit_norm"
     else:
         lam2 = float(cfg["lam2"])
 
     # Algorithm 1 in the compiled simulation, from the consistent and the random init
     params = NetworkParams(M, N, lam1=lam1, kappa=float(cfg["kappa"]))
-    learning = LearningParams(eta_D=eta0, lam2=lam2)
+    learning = LearningParams(eta_D=eta0, lam2=lam2, lam2_rule=lam2_rule)
     spk_weights = {}
     cons = np.full((len(cfg["inits"]), len(marks)), np.nan)
     symm = np.full_like(cons, np.nan)
+    gain_curves = np.full_like(cons, np.nan)
     for i, init in enumerate(cfg["inits"]):
         init_w = consistent_weights(D0) if init == "consistent" else init
-        snaps, wall = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k, ckpt_dir, init, progress)
+        snaps, wall, gain_curves[i] = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k, ckpt_dir,
+                                                       init, progress)
         m = f"spiking_{init}"
         walls[m] = wall
         evaluate(m, marks, [s["F"].T for s in snaps])
@@ -305,6 +320,8 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
                   {"long_name": "final dictionary (atoms in columns; spiking: F^T)", "units": "1"}),
             "consistency": (("init", "snapshot"), cons, {"long_name": "consistency 1 - ||H-FB||_F/||H||_F", "units": "1"}),
             "symmetry": (("init", "snapshot"), symm, {"long_name": "symmetry, mean cosine(F row i, B column i)", "units": "1"}),
+            "lam2_gain": (("init", "snapshot"), gain_curves,
+                          {"long_name": "gain g of the unit-norm lambda_2 rule (1 = purely local rule)", "units": "1"}),
         },
         coords={"learner": methods, "init": list(cfg["inits"]), "snapshot": np.arange(S)},
         attrs={
@@ -313,8 +330,10 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
             "lam1": lam1, "lam2": float(lam2), "eta0": eta0, "eta_H": float(learning.eta_H),
             "kappa": float(cfg["kappa"]), "n_train": int(cfg["n_train"]), "n_test": int(cfg["n_test"]),
             "n_eval": int(len(X_eval)), "n_atoms": N, "n_input": M,
-            "lam2_method": ("auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary"
-                            if cfg["lam2"] == "auto" else "given"),
+            "lam2_method": {"auto": "auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary",
+                            "unit_norm": "unit_norm: lambda_2,i = g lambda_1 a_kappa,i theta_i per atom and sample, "
+                                         "g adapted between chunks to hold the mean atom norm at 1"}.get(
+                                str(cfg["lam2"]), "given"),
         },
     )
     for init in cfg["inits"]:
@@ -541,13 +560,63 @@ def summary_table(ds: xr.Dataset) -> str:
     return "\n".join(rows)
 
 
+# the settings that decide what the checkpoints hold; every other setting (test and
+# evaluation sizes, which learners and figures, denoising) is evaluation only
+_LEARN_KEYS = ("n_train", "n_atoms", "lam1", "eta0", "lam2", "kappa", "sgd_factors", "sklearn_batch",
+               "chunk_sizes", "seed", "image")
+
+
+def _check(name: str, config: dict) -> None:
+    """Every setting of a ``lin_tang_*`` run and the data files it reads, before any learning."""
+    from attractorlab.data import data_files, verify_files
+
+    for key in ("n_train", "n_test", "n_eval", "n_atoms", "sklearn_batch"):
+        if int(config[key]) < 1:
+            raise ValueError(f"{key} must be >= 1, got {config[key]!r}")
+    for key in ("lam1", "eta0", "kappa") + (("denoise_sigma",) if name == "A" else ()):
+        if not float(config[key]) > 0:
+            raise ValueError(f"{key} must be > 0, got {config[key]!r}")
+    for key in ("lam2",) + (("denoise_lam",) if name == "A" else ()):
+        if config[key] != "auto" and not float(config[key]) > 0:
+            raise ValueError(f"{key} must be 'auto' or a number > 0, got {config[key]!r}")
+    if any(not f > 0 for f in config["sgd_factors"]):
+        raise ValueError(f"sgd_factors must be numbers > 0, got {config['sgd_factors']!r}")
+    if set(config["inits"]) - {"consistent", "random"}:
+        raise ValueError(f"inits must be a subset of ['consistent', 'random'], got {config['inits']!r}")
+    snapshot_schedule(int(config["n_train"]), list(config["chunk_sizes"]))  # names n_train / chunk_sizes
+    if name == "B":
+        if config["n_train"] > 60_000 or config["n_test"] > 10_000:
+            raise ValueError(f"MNIST has 60000 training and 10000 test images; got n_train={config['n_train']}, "
+                             f"n_test={config['n_test']}")
+        verify_files(data_files("mnist", "train") + data_files("mnist", "test"))
+    elif name == "C":
+        verify_files(data_files("olshausen_field"))
+    else:
+        from attractorlab.models.spiking_dictionary.datasets import load_grey_image
+
+        from attractorlab.models.spiking_dictionary.denoise import SCALINGS
+
+        load_grey_image(config["image"])  # names a bad image
+        if config["denoise_scaling"] not in SCALINGS:
+            raise ValueError(f"denoise_scaling must be one of {SCALINGS}, got {config['denoise_scaling']!r}")
+        if int(config["denoise_stride"]) < 1:
+            raise ValueError(f"denoise_stride must be >= 1, got {config['denoise_stride']!r}")
+        if config.get("denoise"):
+            load_grey_image(config["denoise_calibration"])
+
+
 def _register(name: str, description: str) -> None:
     def func(config: dict, out_dir: Path) -> xr.Dataset:
         return run_lin_tang(name, config, out_dir)
 
     func.__name__ = f"lin_tang_{name}"
     func.__doc__ = description
-    register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description)(func)
+    types = {"lam2": ("auto", float)}
+    if name == "A":
+        types.update(image=(str, None), denoise_lam=("auto", float))
+    register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description,
+                        eval_keys=set(PRESETS[name]["paper"]) - set(_LEARN_KEYS), types=types,
+                        check=lambda config: _check(name, config))(func)
 
 
 _register("A", "Lin & Tang Dataset A: 8x8 patches of a grey photograph, 256 atoms (Figs 2, 3, 4, 6, 7)")
