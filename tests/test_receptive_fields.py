@@ -11,12 +11,16 @@ import pytest
 
 from attractorlab.analysis import receptive_fields as rf
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+def _v1_source_md() -> Path:
+    """The V1 data set's SOURCE.md under the data root (ATTRACTORLAB_DATA, as the loaders use)."""
+    from attractorlab.data import data_root
+
+    return data_root() / "v1_receptive_fields" / "SOURCE.md"
 
 
 def _v1_source_table() -> np.ndarray:
     """V1 counts (5, 5) read from the shared SOURCE.md table (independent of the loader)."""
-    text = (SHARED / "data" / "v1_receptive_fields" / "SOURCE.md").read_text(encoding="utf-8")
+    text = _v1_source_md().read_text(encoding="utf-8")
     rows = []
     for line in text.splitlines():
         m = re.match(r"\|\s*\d\.\d+.\d\.\d+\s*\|((\s*\d+\s*\|){6})\s*$", line.strip())
@@ -36,8 +40,8 @@ def _v1_from_source() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_v1_loader_matches_source_table():
-    if not (SHARED / "data" / "v1_receptive_fields" / "SOURCE.md").exists():
-        pytest.skip("shared data folder not present")
+    if not _v1_source_md().exists():
+        pytest.skip(f"no {_v1_source_md()} (set ATTRACTORLAB_DATA to the data folder)")
     counts, edges = _v1_from_source()
     np.testing.assert_array_equal(counts, _v1_source_table())
     np.testing.assert_allclose(edges, rf.V1_EDGES, rtol=1e-3)
