@@ -54,3 +54,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def docs_site():
+    """Build the documentation site once per session (``python docs/build.py``, as ``make
+    docs``) and return the HTML folder; the build fails on any warning or failing notebook
+    cell. Notebook executions come from the cache when nothing they depend on changed."""
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("sphinx", reason="the docs tools are in the dev/docs extras (make test installs them)")
+    pytest.importorskip("myst_nb", reason="the docs tools are in the dev/docs extras (make test installs them)")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "docs" / "build.py")], cwd=root,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        import re
+
+        lines = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr).splitlines()
+        problems = [ln for ln in lines if re.search(r"(WARNING|ERROR|CRITICAL):|^\w*Error: ", ln)]
+        pytest.fail(f"docs build failed (status {proc.returncode}):\n" + "\n".join(problems[:40] + ["..."] + lines[-10:]),
+                    pytrace=False)
+    return root / "docs" / "_build" / "html"

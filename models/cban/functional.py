@@ -23,14 +23,17 @@ App E.2), ``"odd_even"`` = all odd layers, then all even layers.
 
 Evidence on the visible layer (App A), ``params.evidence_mode``:
 
-``"clamp"``  observed units are held at the evidence (hard constraint; used everywhere
-             in the paper). Replicated visible units (input copy clamped, output copy
-             free; SR in D.5) are clamping with a channel mask, see
-             :func:`replicated_evidence`.
-``"init"``   observed units start at the evidence and are then free.
-``"mix"``    observed units take ``alpha * observed + (1 - alpha) * f(net)``.
-``"bias"``   an external bias ``e = gain * observed`` on observed units (eq 6):
-             ``x_i <- f(net_i + e_i)``.
+``"clamp"``
+    observed units are held at the evidence (hard constraint; used everywhere in the
+    paper). Replicated visible units (input copy clamped, output copy free; SR in D.5) are
+    clamping with a channel mask, see :func:`replicated_evidence`.
+``"init"``
+    observed units start at the evidence and are then free.
+``"mix"``
+    observed units take ``alpha * observed + (1 - alpha) * f(net)``.
+``"bias"``
+    an external bias ``e = gain * observed`` on observed units (eq 6):
+    ``x_i <- f(net_i + e_i)``.
 
 Unclamped units start at 0 (PAPERS II.7(8)). The state also carries the visible net
 input from the hidden layer, ``v_net = down_0(x^1) + b^0``, and the unclamped visible
@@ -137,7 +140,7 @@ class Evidence(NamedTuple):
 
     Attributes
     ----------
-    value : Tensor, shape (B, *visible_shape)
+    value : Tensor, shape ``(B, *visible_shape)``
         Observed values (targets in [-1, 1]); ignored where ``mask`` is False.
     mask : Tensor of bool, broadcastable to ``value``
         True where a unit is observed (clamped in "clamp" mode).
@@ -153,7 +156,7 @@ class CBANState(NamedTuple):
     Attributes
     ----------
     x : tuple of Tensor
-        Activations per layer; ``x[0]`` visible, shape (B, *layer_shape[l]).
+        Activations per layer; ``x[0]`` visible, shape ``(B, *layer_shape[l])``.
     v_net : Tensor, shape of ``x[0]``
         Net input of the visible layer from above, ``down_0(x^1) + b^0`` (no evidence bias).
     v_free : Tensor, shape of ``x[0]``
@@ -324,7 +327,7 @@ def init_state(
     Parameters
     ----------
     evidence : Evidence
-        ``evidence.value`` has shape (B, *layer_shapes[0]) and fixes B, dtype and device.
+        ``evidence.value`` has shape ``(B, *layer_shapes[0])`` and fixes B, dtype and device.
     layer_shapes : sequence of tuple
         Per-sample shapes of layers 0..L.
     """

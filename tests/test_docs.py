@@ -1,0 +1,195 @@
+"""The documentation site builds (warnings are errors, notebooks executed) and its pages hold
+together: every image and internal link of every page resolves, each notebook page shows
+its executed outputs, and the paper pages are generated from ``references/``.
+
+The site is built once per session by the ``docs_site`` fixture (``python docs/build.py``,
+the command of ``make docs``); a notebook cell that raises fails that build, so the
+notebooks are executed here and only here.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a and a["id"]:
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        if tag == "img" and a.get("src"):
+            self.images.append(a["src"])
+        if tag in ("a", "link") and a.get("href"):
+            self.links.append(a["href"])
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def _is_external(url: str) -> bool:
+    return bool(urlsplit(url).scheme) or url.startswith("//")
+
+
+def broken_references(site: Path, page_path: Path, _cache: dict | None = None) -> list[str]:
+    """Images and internal links of ``page_path`` that do not resolve inside ``site``:
+    a missing file, or a ``#fragment`` that no element of the target page carries."""
+    cache = {} if _cache is None else _cache
+    page = cache.get(page_path) or parse(page_path)
+    cache[page_path] = page
+    bad = []
+    for kind, url in [("image", u) for u in page.images] + [("link", u) for u in page.links]:
+        if _is_external(url) or url.startswith("data:"):
+            continue
+        parts = urlsplit(url)
+        target = page_path if not parts.path else (page_path.parent / unquote(parts.path)).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if site.resolve() not in target.resolve().parents and target.resolve() != site.resolve():
+            bad.append(f"{kind} {url!r} leaves the site")
+            continue
+        if not target.is_file():
+            bad.append(f"{kind} {url!r}: no file {target}")
+            continue
+        if kind == "link" and parts.fragment and target.suffix == ".html":
+            tpage = cache.get(target) or parse(target)
+            cache[target] = tpage
+            if unquote(parts.fragment) not in tpage.ids:
+                bad.append(f"link {url!r}: no id {parts.fragment!r} in {target.name}")
+    return bad
+
+
+# ---------------------------------------------------------------- the checker itself
+def test_checker_finds_broken_images_links_and_anchors(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "img.png").write_bytes(b"\x89PNG")
+    (tmp_path / "a" / "b.html").write_text('<h1 id="top">b</h1>')
+    (tmp_path / "index.html").write_text(
+        '<img src="img.png"><img src="missing.png"><a href="a/b.html#top">ok</a>'
+        '<a href="a/b.html#nowhere">bad anchor</a><a href="c.html">bad file</a>'
+        '<a href="https://example.org/x">external</a><a href="#here">self</a><p id="here"></p>'
+        '<a href="../../etc/passwd">outside</a>')
+    bad = broken_references(tmp_path, tmp_path / "index.html")
+    assert len(bad) == 4, bad
+    assert any("missing.png" in b for b in bad)
+    assert any("nowhere" in b for b in bad)
+    assert any("c.html" in b for b in bad)
+    assert any("leaves the site" in b for b in bad)
+
+
+# ---------------------------------------------------------------- the built site
+def test_every_page_resolves_its_images_and_links(docs_site):
+    pages = sorted(docs_site.rglob("*.html"))
+    assert len(pages) > 20
+    cache: dict = {}
+    bad = {str(p.relative_to(docs_site)): b for p in pages if (b := broken_references(docs_site, p, cache))}
+    assert not bad, bad
+
+
+def test_index_shows_the_summary_figure_and_the_two_commands(docs_site):
+    index = docs_site / "index.html"
+    page = parse(index)
+    summary = [src for src in page.images if "summary" in src]
+    assert summary, page.images
+    img = (index.parent / summary[0]).resolve()
+    assert img.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and img.stat().st_size > 10_000
+    text = index.read_text(encoding="utf-8")
+    assert "make demo" in text and "make test" in text
+    for target in ("notebooks/index.html", "papers/index.html", "gallery.html", "api.html"):
+        assert any(link.split("#")[0] == target for link in page.links), target
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_page_is_executed_with_figures(docs_site, nb):
+    html = docs_site / "notebooks" / f"{nb.stem}.html"
+    assert html.is_file(), f"no page for {nb.name}"
+    page = parse(html)
+    text = html.read_text(encoding="utf-8")
+    outputs = [src for src in page.images if "_images/" in src]
+    assert outputs, f"{nb.name}: no figure output on its page"
+    for src in outputs:
+        assert (html.parent / src).resolve().is_file(), src
+    assert text.count("cell_output") >= 3, f"{nb.name}: too few executed outputs"
+    assert "Traceback" not in text
+    assert "Added by the docs build" not in text  # the hidden setup cell stays hidden
+    assert not broken_references(docs_site, html)
+
+
+def test_every_notebook_is_in_the_site(docs_site):
+    index = (docs_site / "notebooks" / "index.html").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f"{nb.stem}.html" in index, nb.name
+
+
+def table_headers(markdown: str) -> list[list[str]]:
+    """Header cells of every markdown table (a ``|`` row followed by a ``|---`` row)."""
+    lines = markdown.splitlines()
+    return [[c.strip() for c in lines[i].strip().strip("|").split("|")]
+            for i in range(len(lines) - 1)
+            if lines[i].startswith("|") and re.match(r"^\|\s*:?-{3,}", lines[i + 1])]
+
+
+def _plain(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_paper_pages_are_generated_from_references(docs_site):
+    """Every table of references/*.md appears on the paper pages (generated, not copied):
+    each table's header cells are found in the pages' text."""
+    text = " ".join(_plain(p.read_text(encoding="utf-8")) for p in sorted((docs_site / "papers").glob("*.html")))
+    for ref in ("lin_tang.md", "cban.md", "README.md"):
+        headers = table_headers((ROOT / "references" / ref).read_text(encoding="utf-8"))
+        assert len(headers) >= 2, ref
+        for header in headers:
+            for cell in header:
+                words = re.sub(r"[*`]", "", cell).split()
+                if words:
+                    assert " ".join(words) in text, (ref, cell)
+
+
+def test_gallery_has_every_figure_function(docs_site):
+    from attractorlab.analysis.figures import FIGURES
+
+    text = (docs_site / "gallery.html").read_text(encoding="utf-8")
+    page = parse(docs_site / "gallery.html")
+    for fid in FIGURES:
+        assert fid in text, fid
+        assert any(src.endswith(f"{fid}.png") for src in page.images), fid
+    from attractorlab import experiments
+
+    for maker in experiments.list_figures():  # the command line's figure makers are listed too
+        assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{maker}</span></code>" in text, maker
+
+
+def test_api_reference_covers_models_analysis_and_core(docs_site):
+    for module in ("attractorlab.models.spiking_dictionary", "attractorlab.models.cban",
+                   "attractorlab.analysis.attractors", "attractorlab.analysis.receptive_fields",
+                   "attractorlab.results", "attractorlab.data"):
+        page = docs_site / "api" / f"{module}.html"
+        assert page.is_file(), module
+
+
+if __name__ == "__main__":  # pragma: no cover - check a built site by hand
+    site = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "_build" / "html")
+    for p in sorted(site.rglob("*.html")):
+        for b in broken_references(site, p):
+            print(p.relative_to(site), b)
