@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["completion_grid", "metric_bars", "completion_figure", "sr_examples"]
+__all__ = ["completion_grid", "metric_bars", "completion_figure", "learning_curves", "convergence_figure",
+           "sr_examples"]
 
 
 def _to_rgb01(img: np.ndarray) -> np.ndarray:
@@ -115,6 +116,69 @@ def completion_figure(ds: xr.Dataset, *, models=None, n: int | None = None, fig=
     a1.set_xticklabels([])
     fig.tight_layout()
     return [a0, a1, a2]
+
+
+def _name(ds: xr.Dataset, m: str) -> str:
+    return str(ds.model_name.sel(model=m).values) if "model_name" in ds.coords else str(m)
+
+
+def learning_curves(ds: xr.Dataset, *, models=None, ax=None):
+    """Mean PSNR on the monitor test images after every training epoch, one line per model.
+
+    Shows whether training reached a plateau (``monitor_psnr`` (model, epoch) of the
+    completion results).
+    """
+    import matplotlib.pyplot as plt
+
+    if "monitor_psnr" not in ds:
+        raise ValueError("ds has no 'monitor_psnr' (run with n_monitor > 0)")
+    models = list(ds.model.values) if models is None else list(models)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3))
+    for i, m in enumerate(models):
+        y = ds.monitor_psnr.sel(model=m).values
+        ok = np.isfinite(y)
+        ax.plot(ds.epoch.values[ok] + 1, y[ok], marker="o", ms=3, label=_name(ds, m), color=f"C{i}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("monitor PSNR (dB)")
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def convergence_figure(ds: xr.Dataset, *, models=None, fig=None):
+    """Residual ``max |x(t) - x(t-1)|`` (log scale) and energy per iteration on traced test
+    images, one colour per model: a symmetric net settles (residual falls, energy descends),
+    an asymmetric one may keep cycling (residual stays up).
+
+    Returns
+    -------
+    list of Axes: ``[residual, energy]``
+    """
+    import matplotlib.pyplot as plt
+
+    for key in ("trace_residual", "trace_energy"):
+        if key not in ds:
+            raise ValueError(f"ds has no {key!r} (run with n_trace > 0)")
+    models = [m for m in (list(ds.model.values) if models is None else list(models))
+              if np.isfinite(ds.trace_residual.sel(model=m).values).any()]
+    if fig is None:
+        fig = plt.figure(figsize=(8, 3))
+    a0, a1 = fig.subplots(1, 2)
+    it = ds.iteration.values
+    for i, m in enumerate(models):
+        res = ds.trace_residual.sel(model=m).values
+        en = ds.trace_energy.sel(model=m).values
+        for j in range(res.shape[0]):
+            lab = _name(ds, m) if j == 0 else None
+            a0.semilogy(it, np.maximum(res[j], 1e-12), color=f"C{i}", alpha=0.6, lw=1, label=lab)
+            a1.plot(it, en[j] - np.nanmin(en[j]), color=f"C{i}", alpha=0.6, lw=1, label=lab)
+    a0.set_xlabel("iteration")
+    a0.set_ylabel("residual max |x(t) - x(t-1)|")
+    a1.set_xlabel("iteration")
+    a1.set_ylabel("energy - its minimum")
+    a0.legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    return [a0, a1]
 
 
 def sr_examples(ds: xr.Dataset, *, ax=None):

@@ -160,7 +160,8 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
                       epochs: int, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                       checkpoint: str | Path | None = None, progress: bool = False,
                       lr_schedule: Callable[[int], float] | None = None, device: str = "cpu",
-                      run_config: dict | None = None) -> list[float]:
+                      run_config: dict | None = None, callback: Callable[[int, list], None] | None = None,
+                      history_extra: dict | None = None) -> list[float]:
     """Train ``model`` on masked -> clean pairs with Adam; masks new per batch and epoch.
 
     Parameters
@@ -179,6 +180,12 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
     run_config : dict, optional
         The caller's settings that define the run (e.g. the masks), stored in the
         checkpoint and compared on resume.
+    callback : callable, optional
+        ``callback(epoch, losses)`` after every epoch, before the checkpoint is written
+        (e.g. to score the model on held-out images into ``history_extra``).
+    history_extra : dict, optional
+        The caller's per-epoch records (e.g. lists filled by ``callback``); saved in the
+        checkpoint and restored into this dict on resume.
 
     Returns
     -------
@@ -207,6 +214,8 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
         gen.set_state(state["gen"].cpu())
         history = list(state["history"])
         start = len(history)
+        if history_extra is not None:
+            history_extra.update(state.get("extra", {}))
     model.train()
     for epoch in tqdm(range(start, epochs), disable=not progress, desc="CD-VAE"):
         for g in opt.param_groups:
@@ -225,8 +234,12 @@ def fit_denoising_vae(model: ConvVAE, images: Tensor, make_mask: Callable[[Tenso
             total += loss.item() * len(batch)
             count += len(batch)
         history.append(total / max(count, 1))
+        if callback is not None:
+            callback(epoch, history)
+            model.train()
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                            "history": history, "settings": plain_config(settings)}, tmp)
+                            "history": history, "settings": plain_config(settings),
+                            "extra": dict(history_extra or {})}, tmp)
     return history

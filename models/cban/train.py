@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
@@ -392,7 +393,8 @@ def train(
     -------
     dict
         History lists: ``epoch``, ``loss`` (epoch mean), ``iters`` (mean settling
-        iterations), ``converged``, ``lr``, ``theta``, ``batch_loss`` (every batch).
+        iterations), ``converged``, ``lr``, ``theta``, ``batch_loss`` (every batch),
+        ``epoch_seconds`` (wall time of each epoch's training steps; kept over resumes).
     """
     from tqdm.auto import tqdm
 
@@ -406,7 +408,8 @@ def train(
         if device.type == "cuda":
             model.compile_step()
     optimizer = make_optimizer(model, config)
-    history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss")}
+    history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss",
+                                     "epoch_seconds")}
     start = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
         done, history = load_checkpoint(checkpoint, model, optimizer, config=config, run_config=run_config or {})
@@ -418,6 +421,7 @@ def train(
             g["lr"] = lr
         theta = theta_at(config, epoch, base_theta)
         gen = torch.Generator().manual_seed(int(config.seed) * 1_000_003 + epoch)
+        t_epoch = time.perf_counter()
         losses, iters, conv = [], [], []
         bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
         for batch in bar:
@@ -436,6 +440,7 @@ def train(
         history["lr"].append(lr)
         history["theta"].append(theta)
         history["batch_loss"].extend(losses)
+        history.setdefault("epoch_seconds", []).append(time.perf_counter() - t_epoch)
         stop = bool(callback(epoch, history)) if callback is not None else False
         last = stop or epoch == config.epochs - 1
         if checkpoint is not None and (last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
