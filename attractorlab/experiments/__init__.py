@@ -140,7 +140,9 @@ def check_out_dir(exp: Experiment, config: Mapping[str, Any], out: Path) -> None
                          f"{exp.name!r}; use another output folder")
     from attractorlab.results import plain_config
 
-    stored, new = plain_config(rec.get("fingerprint", {})), exp.fingerprint(config)
+    if rec.get("fingerprint") is None:  # a failed first run: its checkpoints (if any) speak for themselves
+        return
+    stored, new = plain_config(rec["fingerprint"]), exp.fingerprint(config)
     absent = "<absent>"
     diff = [k for k in sorted(set(stored) | set(new)) if stored.get(k, absent) != new.get(k, absent)]
     if diff:
@@ -168,18 +170,23 @@ def run_experiment(
     :meth:`Experiment.run_name`), so runs under different settings never share a folder.
 
     The folder's ``run.json`` records the experiment, preset, overrides, full
-    configuration, fingerprint, git commit and status: "running" while the run goes,
-    "complete" once every result and figure is written (its last step), "failed" (with
-    the error) when the experiment raised. A rerun into the folder must have the same
-    fingerprint (settings in ``eval_keys`` may change: a re-evaluation reuses the
-    checkpoints).
+    configuration, fingerprint, git commit and status: "running" while the run goes (and
+    after a kill), "complete" once every result and figure is written (its last step),
+    "interrupted" (Ctrl-C) or "failed" (with the error) when the experiment raised. A
+    rerun into the folder must have the same fingerprint (settings in ``eval_keys`` may
+    change: a re-evaluation reuses the checkpoints). A failed run keeps the fingerprint
+    of the record before it (None when there was none), since its error may have been
+    the checkpoints refusing its settings; the checkpoints then guard the folder.
     """
     import datetime as _dt
 
     from attractorlab.results import git_commit, write_run_record
 
+    from attractorlab.results import read_run_record
+
     exp, cfg, out = prepare_run(name, preset, overrides, out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    previous = read_run_record(out)
     now = lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
     record = {"experiment": name, "preset": preset, "overrides": dict(overrides or {}),
               "config": {k: v for k, v in cfg.items() if not str(k).startswith("_")},
@@ -189,10 +196,13 @@ def run_experiment(
     try:
         ds = exp.func(cfg, out)
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        failed = {"status": "failed", "finished_utc": now(), "error": f"{type(exc).__name__}: {exc}"}
+        if isinstance(exc, KeyboardInterrupt):
+            failed["status"] = "interrupted"
+        else:  # the error may be a refusal of the folder's checkpoints: keep the fingerprint they were made under
+            failed["fingerprint"] = previous.get("fingerprint") if previous else None
         try:
-            write_run_record(out, {**record, "status": status, "finished_utc": now(),
-                                   "error": f"{type(exc).__name__}: {exc}"})
+            write_run_record(out, {**record, **failed})
         except OSError:  # pragma: no cover - keep the original error
             pass
         raise
