@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attractorlab.data.loaders import cifar10_missing_batches
-from attractorlab.data.registry import DATASETS, data_root, dataset_status
+from attractorlab.data.registry import DATASETS, data_root, data_root_source, dataset_status
 
 __all__ = ["data_report", "status_counts"]
 
@@ -30,8 +30,11 @@ def _ranges(nums: list[int]) -> str:
 
 def data_report() -> str:
     """Data root, then one line per dataset: registered files, present, missing, corrupt."""
-    lines = [f"data root: {data_root()}",
-             f"{'dataset':<20}{'files':>6}{'present':>9}{'missing':>9}{'corrupt':>9}"]
+    root = data_root()
+    lines = [f"data root: {root}"]
+    if not root.is_dir():
+        lines.append(f"(no such folder, from {data_root_source()}: every file is missing)")
+    lines.append(f"{'dataset':<20}{'files':>6}{'present':>9}{'missing':>9}{'corrupt':>9}")
     for ds, n in status_counts().items():
         lines.append(f"{ds:<20}{n['files']:>6}{n['ok'] + n['corrupt']:>9}{n['missing']:>9}{n['corrupt']:>9}")
         if ds == "cifar10" and n["missing"]:
