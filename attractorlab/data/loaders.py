@@ -561,10 +561,10 @@ def data_files(dataset: str, part: str | None = None) -> list[str]:
     Parameters
     ----------
     dataset : str
-        One of :data:`DATASETS`.
+        One of ``DATASETS`` (:mod:`attractorlab.data.registry`).
     part : str, optional
         ``"mnist"``: "train" or "test" (:func:`load_mnist`); ``"omniglot"``: "background" or
-        "evaluation" (:func:`load_omniglot`); ``"sr_benchmarks"``: a name of :data:`SR_SETS`
+        "evaluation" (:func:`load_omniglot`); ``"sr_benchmarks"``: a name of ``SR_SETS``
         (:func:`load_sr_set`); ``"cifar10"``: "train" (the labels and the batches present on
         disk, or batch 0 when none is, so that verifying names a missing file), "test" or
         "test_lossy" (:func:`load_cifar10`). None: every file of the dataset.

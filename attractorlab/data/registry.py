@@ -314,7 +314,7 @@ def verify_files(relpaths: Iterable[str], *, rehash: bool = False) -> list[Path]
     """:func:`fetch` every registered file of ``relpaths`` (size and sha256); their paths.
 
     Experiments call it before their first training step on every file they will read
-    (see :func:`attractorlab.data.data_files`), so a missing or corrupt file fails first.
+    (see :func:`~attractorlab.data.loaders.data_files`), so a missing or corrupt file fails first.
 
     Raises
     ------

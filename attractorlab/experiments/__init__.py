@@ -97,7 +97,7 @@ def prepare_run(
 
     Builds the configuration (type-checked overrides), runs the experiment's ``check``
     (every setting, every data file by sha256), picks the output folder (default
-    ``results/NAME/`` + :meth:`Experiment.run_name`) and checks that it can be used: not
+    ``results/NAME/`` + :meth:`~attractorlab.experiments.registry.Experiment.run_name`) and checks that it can be used: not
     an existing file, writable, and not holding a run of another experiment or another
     fingerprint (:func:`check_out_dir`). Returns ``(experiment, config, out_dir)``.
     """
@@ -167,7 +167,7 @@ def run_experiment(
     read, and the output folder is checked. Results go to ``out_dir``, by default
     ``results/<name>/<preset>`` when no setting of the fingerprint differs from the
     preset, else ``results/<name>/<preset>+<key>=<value>...`` (or a hash of them; see
-    :meth:`Experiment.run_name`), so runs under different settings never share a folder.
+    :meth:`~attractorlab.experiments.registry.Experiment.run_name`), so runs under different settings never share a folder.
 
     The folder's ``run.json`` records the experiment, preset, overrides, full
     configuration, fingerprint, git commit and status: "running" while the run goes (and

@@ -5,9 +5,7 @@ presets (``"smoke"``: seconds to minutes on 2 CPU cores, used by tests and noteb
 ``"paper"``: the paper's sizes). A run's configuration is the preset's dict updated by
 ``--set key=value`` overrides; unknown keys are an error naming the allowed ones.
 
-Settings, checks and fingerprints
----------------------------------
-Every override is **type-checked** against the presets (:meth:`Experiment.config`): a
+**Settings, checks and fingerprints.** Every override is **type-checked** against the presets (:meth:`Experiment.config`): a
 key whose preset values are integers takes integers (an integral float such as ``1e3``
 becomes ``1000``; ``1000.7`` is refused), a float key takes finite numbers (NaN and inf
 are refused), booleans take ``True``/``False``, strings take strings, lists take lists
@@ -19,7 +17,7 @@ Each error is one line naming the key, the value and what is allowed.
 
 An experiment may declare ``check(config)``: it validates the whole configuration (values
 and ranges, raising ValueError naming the key) and verifies every data file the run will
-read (:func:`attractorlab.data.verify_files`, by sha256). :func:`run_experiment
+read (:func:`~attractorlab.data.registry.verify_files`, by sha256). :func:`run_experiment
 <attractorlab.experiments.run_experiment>` calls it before the experiment's function, so
 a bad value or a corrupt file fails before the first training step.
 
@@ -68,9 +66,9 @@ __all__ = [
 _REGISTRY: dict[str, "Experiment"] = {}
 _FIGURES: dict[str, "Figure"] = {}
 
-#: Settings that say how any run executes, never what it computes: they are left out of
-#: every experiment's fingerprint (as :data:`attractorlab.models.cban.train.RUNTIME_FIELDS`
-#: are left out of a CBAN checkpoint's).
+#: Settings that say how any run executes, never what it computes. They are left out of
+#: every experiment's fingerprint, as ``RUNTIME_FIELDS`` of
+#: :mod:`attractorlab.models.cban.train` are left out of a CBAN checkpoint's.
 RUNTIME_KEYS: frozenset[str] = frozenset(
     {"progress", "threads", "device", "compile", "channels_last", "checkpoint_every"}
 )
@@ -272,7 +270,7 @@ class Experiment:
     check : callable or None
         ``check(config)``: validates the whole configuration and verifies the data
         files the run reads; raises ValueError (naming the key) or a
-        :class:`attractorlab.data.DataError`. Called by :meth:`validate`.
+        :class:`~attractorlab.data.registry.DataError`. Called by :meth:`validate`.
     types : mapping
         Setting -> allowed kinds, for settings whose presets do not show their type
         (see the module docstring). Other settings' kinds come from the presets.

@@ -104,7 +104,7 @@ class BarsConfig:
         return CBANParams(activation=self.activation, theta=self.theta, max_iter=self.max_iter)
 
     def train_config(self, progress: bool = False) -> TrainConfig:
-        """The :class:`.train.TrainConfig` of this run (rate dropped to ``lr_final`` at
+        """The :class:`~attractorlab.models.cban.train.TrainConfig` of this run (rate dropped to ``lr_final`` at
         ``lr_drop * epochs``)."""
         drop = int(round(self.lr_drop * self.epochs))
         return TrainConfig(

@@ -217,7 +217,7 @@ class MNISTConfig:
         return CBANParams(activation="tanh", theta=self.theta, max_iter=self.max_iter)
 
     def train_config(self, progress: bool = False) -> TrainConfig:
-        """The :class:`.train.TrainConfig` of this run (ΔE+, checkpoint every epoch)."""
+        """The :class:`~attractorlab.models.cban.train.TrainConfig` of this run (ΔE+, checkpoint every epoch)."""
         return TrainConfig(loss="delta_e_plus", td=self.td, optimizer=self.optimizer, lr=self.lr,
                            epochs=self.epochs, progress=progress, seed=self.seed, checkpoint_every=1,
                            lr_milestones=self.lr_milestones, weight_decay=self.weight_decay)

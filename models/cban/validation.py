@@ -53,7 +53,7 @@ def check_evidence(
     Parameters
     ----------
     evidence : Evidence
-        ``value``: floating-point tensor (B, *visible_shape), finite everywhere (put 0
+        ``value``: floating-point tensor ``(B, *visible_shape)``, finite everywhere (put 0
         where a unit is unobserved); ``mask``: bool tensor broadcastable to ``value``
         (True = observed), on the same device.
     net : CBAN, optional
