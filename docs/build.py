@@ -35,9 +35,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(path, ignore_errors=True)
         for nb in (DOCS / "notebooks").glob("*.ipynb"):
             nb.unlink()
-    # the API stubs are regenerated on every build; old ones (of a module since removed or
-    # renamed) would otherwise stay and fail to import
-    shutil.rmtree(DOCS / "api", ignore_errors=True)
     from sphinx.cmd.build import build_main
 
     status = build_main(sphinx_args(argv))

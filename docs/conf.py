@@ -46,7 +46,6 @@ version = release
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
@@ -56,7 +55,6 @@ extensions = [
 
 # _generated holds fragments that pages {include} and images; it is not a source folder.
 exclude_patterns = ["_build", "_ext", "_generated", "**.ipynb_checkpoints"]
-# .rst first: autosummary writes its stub pages with the first suffix.
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 
@@ -73,16 +71,17 @@ nb_merge_streams = True
 nb_output_stderr = "remove"          # progress bars and library warnings stay out of the pages
 
 # ---------------------------------------------------------------- autodoc / napoleon
-# Every module documents what it defines (public, non-imported names; ``__all__`` ignored), so
-# a package's re-exports are documented once, on the page of the module that defines them,
-# and the autosummary tables list exactly what automodule documents.
-autodoc_default_options = {"members": True, "show-inheritance": False, "ignore-module-all": True}
+# API pages (docs/api/, written by _ext/attractorlab_docs.py): every module documents what it
+# defines (public, non-imported names; ``__all__`` ignored), so a package's re-exports are
+# documented once, on the page of the module that defines them.
+# Undocumented public functions and classes are listed too; a module constant is documented
+# (and can be referenced) when it has a ``#:`` comment; values are not shown (some are large).
+autodoc_default_options = {"members": True, "undoc-members": True, "no-value": True, "show-inheritance": False,
+                           "ignore-module-all": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_mock_imports: list[str] = []
-autosummary_generate = True
-autosummary_ignore_module_all = True
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
@@ -106,6 +105,8 @@ nitpick_ignore_regex = [
     # turns each word into a class reference; lower-case words, numbers and one-letter
     # dimension names are never our classes.
     (r"py:class", r"[a-z_][a-z0-9_.]*|-?[0-9]+|[A-Z]|[A-Z]_[a-z]+|[A-Z]_[a-z]+_?[a-z]*"),
+    # ... and a "type" with a space ("tuple of Tensor, length L") is prose, never a name
+    (r"py:class", r".* .*"),
 ]
 # ---------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"

@@ -387,6 +387,7 @@ def load_sr_set(name: str, *, return_names: bool = False):
 
 
 # ---------------------------------------------------------------- CIFAR-10
+#: The ten CIFAR-10 class names, in label order (0-9).
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )

@@ -329,11 +329,108 @@ class ResultFigure(SphinxDirective):
         return self.parse_text_to_nodes("\n".join(lines))
 
 
+# ---------------------------------------------------------------- cross-references
+def resolve_by_suffix(app, env, node, contnode):
+    """``missing-reference``: resolve a Python reference that names an object without its
+    full module path (``:class:`TrainConfig```, ``:func:`train.train```) to the one
+    documented object whose full name ends with it (or, for an aliased prefix such as
+    ``sd.learn_dictionary``, with its last part). Only a unique match resolves; anything
+    else stays a warning (an error under ``-W``)."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "").lstrip(".~")
+    if not target:
+        return None
+    domain = env.get_domain("py")
+    objtypes = set(domain.objtypes_for_role(node.get("reftype")) or ())
+    entries = {name: obj for name, obj in domain.objects.items()
+               if obj.objtype in objtypes and not getattr(obj, "aliased", False)}
+    for suffix in dict.fromkeys([target, target.rsplit(".", 1)[-1]]):
+        matches = [name for name in entries if name == suffix or name.endswith("." + suffix)]
+        if len(matches) == 1:
+            return domain.resolve_xref(env, node["refdoc"], app.builder, node.get("reftype"), matches[0], node,
+                                       contnode)
+        if matches:
+            return None  # ambiguous: leave the warning
+    return None
+
+
+_PROSE_TYPE = re.compile(r"^:type: ([A-Z][^\s:]* .*)$")
+
+
+def attribute_docstring_prose(app, what, name, obj, options, lines) -> None:
+    """napoleon reads the first line of an attribute's docstring as ``type: description``,
+    so a sentence with a colon (``#: Ordered demo steps: (title, func)``) becomes a "type".
+    Runs after napoleon: a "type" that starts with a capital and has spaces is prose, and
+    goes back in front of the description."""
+    if what not in ("attribute", "data"):
+        return
+    for i, line in enumerate(lines):
+        m = _PROSE_TYPE.match(line)
+        if m:
+            del lines[i]
+            first = next((k for k, ln in enumerate(lines) if ln.strip()), None)
+            if first is None:
+                lines.insert(0, m.group(1))
+            else:
+                lines[first] = f"{m.group(1)}: {lines[first].lstrip()}"
+            while lines and not lines[-1].strip():
+                lines.pop()
+            return
+
+
+# ---------------------------------------------------------------- API pages
+#: The packages of the API reference and the heading of each part.
+API_PARTS = (("Models", "attractorlab.models"), ("Analysis", "attractorlab.analysis"), ("Core", "attractorlab"))
+
+
+def api_modules(package: str) -> list[str]:
+    """``package`` and every module below it (imported to find them), sorted; the
+    ``attractorlab`` part stops at the models and analysis packages."""
+    import importlib
+    import pkgutil
+
+    mod = importlib.import_module(package)
+    names = [package]
+    for info in pkgutil.walk_packages(getattr(mod, "__path__", []), prefix=package + "."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        names.append(info.name)
+    if package == "attractorlab":
+        names = [n for n in names if not n.startswith(("attractorlab.models", "attractorlab.analysis"))]
+    return sorted(names)
+
+
+def write_api_pages(out: Path = DOCS / "api") -> list[str]:
+    """One page per module (``automodule``: every public name it defines, documented once,
+    where it is defined) and ``api/index`` parts; returns the module names. Written here
+    rather than by autosummary, whose attribute lookup takes a package's re-exported
+    function ``train`` for its submodule ``train``."""
+    out.mkdir(parents=True, exist_ok=True)
+    modules: list[str] = []
+    for title, package in API_PARTS:
+        names = api_modules(package)
+        modules += names
+        for name in names:
+            children = [n for n in names if n != name and n.rsplit(".", 1)[0] == name]
+            text = [name, "=" * len(name), "", f".. automodule:: {name}", ""]
+            if children:
+                text += [".. rubric:: Modules", "", ".. toctree::", "   :maxdepth: 1", ""]
+                text += [f"   {c}" for c in children] + [""]
+            write_if_changed(out / f"{name}.rst", "\n".join(text))
+    keep = {f"{m}.rst" for m in modules}
+    for stale in out.glob("*.rst"):
+        if stale.name not in keep:
+            stale.unlink()
+    return modules
+
+
 # ---------------------------------------------------------------- hooks
 def builder_inited(app) -> None:
     if app.builder.format != "html":
         return
     mode = notebook_mode()
+    write_api_pages()
     install_kernel()
     convert_notebooks(mode)
     write_reference_fragments()
@@ -347,4 +444,6 @@ def builder_inited(app) -> None:
 def setup(app):
     app.add_directive("result-figure", ResultFigure)
     app.connect("builder-inited", builder_inited)
+    app.connect("missing-reference", resolve_by_suffix)
+    app.connect("autodoc-process-docstring", attribute_docstring_prose, priority=600)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,7 +9,7 @@ in ``tests/test_baselines_dictionary.py`` against the FISTA oracle). Codes and d
 are constrained non-negative (``positive_code=True``, ``positive_dict=True``); the coder is
 coordinate descent (``fit_algorithm="cd"``), the only one sklearn allows with positive codes.
 
-Snapshots of the dictionary are taken between :meth:`partial_fit` calls.
+Snapshots of the dictionary are taken between ``partial_fit`` calls.
 """
 
 from __future__ import annotations

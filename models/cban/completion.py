@@ -446,7 +446,7 @@ def trace_settling(model: CBAN, images: torch.Tensor, observed: torch.Tensor, it
 
     Returns
     -------
-    dict of numpy arrays, shape (iters, N): ``residual`` = max |x(t) - x(t-1)| over the
+    dict of numpy arrays, shape (iters, N): ``residual`` = ``max |x(t) - x(t-1)|`` over the
     whole state, ``energy`` = eq (5) of the state after iteration t (a Lyapunov function
     only for symmetric couplings).
     """

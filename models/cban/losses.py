@@ -48,7 +48,9 @@ __all__ = [
     "trajectory_loss",
 ]
 
+#: Names of the per-state losses (see the module docstring).
 LOSSES = ("se", "delta_e", "delta_e_plus", "hinge")
+#: Names of the ways a loss is taken over a settling trajectory.
 TD_MODES = ("td1", "td_lambda", "final")
 
 

@@ -5,11 +5,15 @@ applies the loss of :mod:`.losses` (TD(1) at every iteration by default, TD(λ),
 step only = CBAN-noTD, or the stationary phase), back-propagates through time and
 takes an optimiser step:
 
-``"sgd_l2"``   SGD with each parameter tensor's batch gradient rescaled to L2 norm 1
-               (SGD-L2, D.1; bar task lr 0.01 -> 0.001).
-``"sgd_linf"`` same with the max-norm (SGD-Linf, D.2; MNIST lr 0.01).
-``"adam"``     Adam (D.3-D.5; lr 5e-4, ÷10 every 20 epochs after epoch 100).
-``"sgd"``      plain SGD.
+``"sgd_l2"``
+    SGD with each parameter tensor's batch gradient rescaled to L2 norm 1 (SGD-L2, D.1;
+    bar task lr 0.01 -> 0.001).
+``"sgd_linf"``
+    same with the max-norm (SGD-Linf, D.2; MNIST lr 0.01).
+``"adam"``
+    Adam (D.3-D.5; lr 5e-4, ÷10 every 20 epochs after epoch 100).
+``"sgd"``
+    plain SGD.
 
 Stationary-phase training (``td="stationary"``) settles without gradient to ``t*``,
 then runs ``stationary_steps`` more iterations with gradient and applies the loss at
@@ -56,9 +60,9 @@ __all__ = [
 
 OPTIMIZERS = ("sgd_l2", "sgd_linf", "adam", "sgd")
 TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
-# TrainConfig fields that say how a run executes, not what it learns: a resumed run may
-# change them. Every other field (loss, optimiser, rate schedule, epochs, thresholds,
-# seed, ...) is part of the checkpoint's fingerprint and must match.
+#: TrainConfig fields that say how a run executes, not what it learns: a resumed run may
+#: change them. Every other field (loss, optimiser, rate schedule, epochs, thresholds,
+#: seed, ...) is part of the checkpoint's fingerprint and must match.
 RUNTIME_FIELDS = ("device", "progress", "checkpoint_every", "compile", "channels_last")
 
 
