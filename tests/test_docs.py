@@ -193,3 +193,86 @@ if __name__ == "__main__":  # pragma: no cover - check a built site by hand
     for p in sorted(site.rglob("*.html")):
         for b in broken_references(site, p):
             print(p.relative_to(site), b)
+
+
+# ---------------------------------------------------------------- the generators (no build)
+@pytest.fixture
+def docs_ext(monkeypatch):
+    pytest.importorskip("sphinx")
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "_ext"))
+    import attractorlab_docs
+
+    return attractorlab_docs
+
+
+def test_result_figure_is_read_from_the_first_run_that_has_it(docs_ext, tmp_path):
+    for run in ("paper", "tuned"):
+        (tmp_path / "cban_bars" / run).mkdir(parents=True)
+    (tmp_path / "cban_bars" / "tuned" / "fig2_bars.png").write_bytes(b"t")
+    assert docs_ext.find_result(tmp_path, "cban_bars", ["paper", "tuned"], "fig2_bars.png") == \
+        tmp_path / "cban_bars" / "tuned" / "fig2_bars.png"
+    (tmp_path / "cban_bars" / "paper" / "fig2_bars.png").write_bytes(b"p")
+    assert docs_ext.find_result(tmp_path, "cban_bars", ["paper", "tuned"], "fig2_bars.png").parent.name == "paper"
+    assert docs_ext.find_result(tmp_path, "cban_bars", ["paper"], "fig3.png") is None
+
+
+def test_reference_links_point_into_the_site(docs_ext):
+    text = "see [lin_tang.md](lin_tang.md#commands), [x](../README.md), [web](https://example.org) and ![i](a.png)"
+    out = docs_ext.rewrite_links(text)
+    assert "[lin_tang.md](/papers/lin_tang.md#commands)" in out
+    assert "`x`" in out and "(../README.md)" not in out  # a repository file: its name, no link
+    assert "[web](https://example.org)" in out and "![i](a.png)" in out
+
+
+def test_sections_split_outside_code_blocks(docs_ext):
+    text = "intro\n## A\na\n```\n## not a heading\n```\n## B\nb\n"
+    sections = docs_ext.split_sections(text)
+    assert list(sections) == ["", "A", "B"]
+    assert "## not a heading" in sections["A"]
+    assert docs_ext.promote_headings("## A\n```\n## code\n```\n### B\n") == "# A\n```\n## code\n```\n## B\n"
+
+
+def test_notebook_cache_key_follows_the_sources(docs_ext, tmp_path):
+    (tmp_path / "attractorlab").mkdir()
+    (tmp_path / "attractorlab" / "a.py").write_text("x = 1\n")
+    before = docs_ext.source_digest(tmp_path)
+    assert docs_ext.source_digest(tmp_path) == before
+    (tmp_path / "attractorlab" / "a.py").write_text("x = 2\n")
+    after = docs_ext.source_digest(tmp_path)
+    assert after != before
+    cell = docs_ext.setup_cell_source("smoke", after, "0" * 64)
+    assert after in cell and 'os.environ["ATTRACTORLAB_SMOKE"] = "1"' in cell
+    assert 'pop("ATTRACTORLAB_SMOKE"' in docs_ext.setup_cell_source("full", after, "0" * 64)
+
+
+def test_result_figure_directive_shows_a_present_figure_and_names_the_command(docs_ext, tmp_path, monkeypatch):
+    """A one-page Sphinx project with the directive: a figure present in the results root is
+    shown as an image, a missing one is replaced by the command that makes it."""
+    from sphinx.application import Sphinx
+
+    results = tmp_path / "results"
+    (results / "lin_tang_A" / "paper").mkdir(parents=True)
+    (results / "lin_tang_A" / "paper" / "fig4_objective.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    monkeypatch.setenv("ATTRACTORLAB_RESULTS", str(results))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        "import attractorlab_docs\nextensions = ['myst_nb']\nnb_execution_mode = 'off'\n"
+        "myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'deflist']  # as docs/conf.py\n"
+        "def setup(app):\n    app.add_directive('result-figure', attractorlab_docs.ResultFigure)\n")
+    page = (ROOT / "docs" / "papers" / "lin_tang.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\{result-figure\}.*?\n```\n", page, flags=re.S)
+    fig4 = [b for b in blocks if "fig4_objective.png\n:experiment: lin_tang_A" in b]
+    fig6 = [b for b in blocks if "fig6_atoms.png" in b]
+    assert len(fig4) == 1 and len(fig6) == 1
+    (src / "index.md").write_text("# t\n\n" + fig4[0] + "\n" + fig6[0])
+    app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
+                 status=None, warning=None, freshenv=True, warningiserror=True)
+    app.build()
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<img[^>]+src="_images/fig4_objective.png"', html), html
+    assert (tmp_path / "out" / "_images" / "fig4_objective.png").is_file()
+    assert "results/lin_tang_A/paper/fig4_objective.png" in html
+    plain = _plain(html.replace('<span class="pre">', "").replace("</span>", ""))
+    assert "Paper. Fig. 4: test objective" in plain and "Paper. Fig. 6: learned atoms" in plain
+    assert "Figure not in this build" in plain and "attractorlab run lin_tang_C --preset paper" in plain

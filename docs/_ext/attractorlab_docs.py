@@ -315,12 +315,12 @@ class ResultFigure(SphinxDirective):
                  f"* - **Paper.** {self.options.get('paper', '')}", ""]
         if found is not None:
             rel = found.relative_to(results_root())
-            target = GENERATED / "results" / rel
+            target = Path(self.env.srcdir) / "_generated" / "results" / rel  # inside the source folder
             write_if_changed(target, found.read_bytes())
             self.env.note_dependency(str(found))
-            uri = "/" + str(target.relative_to(DOCS)).replace(os.sep, "/")
-            lines += [f"  - ```{{image}} {uri}", ":width: 100%", f":alt: {filename} from results/{rel.parent}",
-                      "```", "", f"    **Ours** (`results/{rel}`). " + " ".join(ours.split()), ""]
+            uri = "/_generated/results/" + rel.as_posix()
+            lines += [f"  - ```{{image}} {uri}", "    :width: 100%", f"    :alt: {filename} from results/{rel.parent}",
+                      "    ```", "", f"    **Ours** (`results/{rel}`). " + " ".join(ours.split()), ""]
         else:
             lines += ["  - **Ours.** " + " ".join(ours.split()), "",
                       f"    *Figure not in this build:* `{command}` writes `{filename}` to "
