@@ -112,7 +112,7 @@ def test_index_shows_the_summary_figure_and_the_two_commands(docs_site):
     assert summary, page.images
     img = (index.parent / summary[0]).resolve()
     assert img.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and img.stat().st_size > 10_000
-    text = index.read_text(encoding="utf-8")
+    text = _plain(index.read_text(encoding="utf-8"))
     assert "make demo" in text and "make test" in text
     for target in ("notebooks/index.html", "papers/index.html", "gallery.html", "api.html"):
         assert any(link.split("#")[0] == target for link in page.links), target
