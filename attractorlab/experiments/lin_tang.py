@@ -3,7 +3,7 @@
 The model is :mod:`attractorlab.models.spiking_dictionary` (``sd`` below); this module
 wires it to its baselines (:mod:`attractorlab.models.baselines`) and the analysis. Each run:
 
-1. loads the data set (:mod:`sd.datasets`) and shuffles the training signals (``seed``);
+1. loads the data set (:mod:`~attractorlab.models.spiking_dictionary.datasets`) and shuffles the training signals (``seed``);
 2. draws one random non-negative unit-norm dictionary D0 (``seed``) shared by every
    method: the spiking net's consistent init (F = D0^T, B = D0, H = F B, s = diag(H)),
    the SGD runs and scikit-learn;
@@ -77,6 +77,7 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     return {"smoke": smoke, "paper": paper}
 
 
+#: Configuration presets per data set ("A", "B", "C"): preset name -> settings.
 PRESETS = {k: _presets(k) for k in ("A", "B", "C")}
 
 
@@ -431,7 +432,7 @@ def _final_dictionary(results_dir: Path, dataset: str | None = None) -> xr.Datas
 def receptive_fields_from_results(results_dir: str | Path, progress: bool = True,
                                   max_atoms: int | None = None) -> xr.Dataset:
     """Gabor fits and the V1 comparison for a finished ``lin_tang_*`` run (its
-    consistent-init dictionary ``F_consistent`` in ``results.nc``); see :func:`_gabor_step`."""
+    consistent-init dictionary ``F_consistent`` in ``results.nc``); see ``_gabor_step``."""
     ds = _final_dictionary(results_dir)
     shape = tuple(int(v) for v in ds.attrs["image_shape"])
     return _gabor_step(ds["F_consistent"].values.T, shape, bool(int(ds.attrs["split_sign"])), Path(results_dir),

@@ -10,8 +10,8 @@
   counters reset each phase, mu = rho = 0 at each sample start;
 * optionally Algorithm 1 (``learning=True``): g_D, g_H, F, B, W, theta updates after each
   sample (order 0: neurons, order 1: synapses), guarded against t = 0 and padding samples;
-* ``StateMonitor``s at each phase boundary (``record``: "full" = spike counts and
-  current integrals, "counts" = spike counts only, "none") and optional ``SpikeMonitor``s.
+* ``StateMonitor`` objects at each phase boundary (``record``: "full" = spike counts and
+  current integrals, "counts" = spike counts only, "none") and optional ``SpikeMonitor`` objects.
 
 The placeholder inputs (``x_ta``: zeros (n_samples, M); ``gamma_ta``: [0, kappa] per sample;
 ``valid_ta``: ones) and weights are replaced at run time through ``run_args``.
@@ -68,7 +68,7 @@ def build_network(
     record : {"full", "counts", "none"}
         What the phase-boundary monitors store.
     record_spikes : bool
-        Add (recording) ``SpikeMonitor``s on both layers.
+        Add (recording) ``SpikeMonitor`` objects on both layers.
     inputs : dict, optional
         Actual ``x`` (n_samples, M), ``gamma`` (2 n_samples,) and ``valid`` (n_samples,)
         arrays for the runtime device (standalone passes them through ``run_args``).
