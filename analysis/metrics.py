@@ -12,7 +12,7 @@ leading image axis and returns one value per image.
 
 The dictionary-learning test objective of Lin & Tang (2019) needs a LASSO solve for every
 test signal, so it lives with the solver:
-:func:`attractorlab.models.baselines.fista.surrogate_objective` (analysis imports no model).
+:func:`attractorlab.models.lasso.surrogate_objective` (analysis imports no model).
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ assert np.abs(rates_one - discrete).max() <= 1.0 / res + 1e-9
 
 # %%
 from attractorlab import data
-from attractorlab.models.baselines.fista import nonneg_lasso
+from attractorlab.models.lasso import nonneg_lasso
 from attractorlab.models.spiking_dictionary import NetworkParams, init_weights, run_network
 
 k = 4
@@ -121,10 +121,10 @@ lam1 = 0.3
 X = data.sample_patches(data.bundled_image("camera"), k, n_samples, seed=1)  # (P, 2k^2) >= 0
 params = NetworkParams(n_input=2 * k * k, n_coding=n_coding, lam1=lam1, phase_duration=phase_T)
 w = init_weights(params.n_input, n_coding, kind="consistent", seed=0)
-D = w["B"]  # (M, N) unit-norm atoms
+D = w.B  # (M, N) unit-norm atoms
 run = run_network(X, w, params, device="numpy", record_spikes=True)
 a_spk = run["a"].sel(phase=0.0).values  # (sample, neuron), spikes per time unit
-a_lasso = nonneg_lasso(D, X.T, lam1, s=w["s"]).T  # independent solver
+a_lasso = nonneg_lasso(D, X.T, lam1, s=w.s).T  # independent solver
 print(run)
 
 # %%

@@ -53,7 +53,7 @@ print("smoke mode" if SMOKE else "full mode")
 # * CBAN: the fully connected bar-task net (25 → 48 → 24, tied weights), trained briefly.
 
 # %%
-from attractorlab.models.baselines.fista import nonneg_lasso
+from attractorlab.models.lasso import nonneg_lasso
 from attractorlab.models.spiking_dictionary import NetworkParams, init_weights, run_network
 
 k, n_coding = 4, (12 if SMOKE else 32)
@@ -63,7 +63,7 @@ X = data.sample_patches(data.bundled_image("camera"), k, n_samples, seed=2)
 sp_params = NetworkParams(n_input=2 * k * k, n_coding=n_coding, lam1=0.3, phase_duration=phase_T)
 w = init_weights(sp_params.n_input, n_coding, kind="consistent", seed=1)
 run = run_network(X, w, sp_params, device="numpy", record_spikes=True, gamma=(0.0, 0.0))
-a_star = nonneg_lasso(w["B"], X.T, sp_params.lam1, s=w["s"]).T  # (sample, neuron)
+a_star = nonneg_lasso(w.B, X.T, sp_params.lam1, s=w.s).T  # (sample, neuron)
 
 # %%
 from attractorlab.models.cban import (CBANParams, Batch, Evidence, TrainConfig, bar_images, bar_masks,
@@ -215,7 +215,7 @@ for path in saved:
         F, label = ds[name].values, f"learned ({path.parent.name}/{path.name})"
         break
 if F is None:
-    F, label = w["F"], "random init (not learned)"
+    F, label = w.F, "random init (not learned)"
 fits_sp = rf.fit_gabors(rf.signed_atoms(F.T))
 fig_rf.atom_grid(fits_sp, ax=axs[1], n=64)
 axs[1].set_title(f"spiking atoms, {label}: " + axs[1].get_title(), fontsize=8)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso, surrogate_objective
-from attractorlab.models.baselines.sgd_dictionary import (
-    default_snapshots,
+from attractorlab.models.baselines.sgd_dictionary import default_snapshots, random_dictionary, sgd_dictionary
+from attractorlab.models.lasso import (
+    lasso_objective,
+    nonneg_lasso,
     nonneg_lasso_batched,
     nonneg_lasso_cd,
-    random_dictionary,
-    sgd_dictionary,
+    surrogate_objective,
 )
 from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary, sklearn_sparse_code
 from attractorlab.models.spiking_dictionary.datasets import planted_dictionary_data

@@ -18,8 +18,9 @@ from attractorlab.models.spiking_dictionary import (
     run_network,
     simulate_reference,
 )
-from attractorlab.models.spiking_dictionary import codegen, runtime
-from attractorlab.models.spiking_dictionary.params import check_weights
+from attractorlab.models.spiking_dictionary import build_cache, codegen, network, runtime
+from attractorlab.models.spiking_dictionary.sweeps import run_parallel
+from attractorlab.models.spiking_dictionary.weights import SpikingWeights
 
 M, N = 8, 16
 CHUNK = 4
@@ -94,7 +95,7 @@ def test_numpy_runtime_spike_raster_and_dataset():
         np.add.at(counts, (smp, ph, i), 1)
         np.testing.assert_array_equal(counts, ds[var].values * T)
     # e = u - theta a
-    theta = np.diag(w["H"])
+    theta = np.diag(w.H)
     np.testing.assert_allclose(ds.e.values, ds.u.values - theta * ds.a.values)
 
 
@@ -106,9 +107,9 @@ def test_standalone_matches_oracle_and_never_recompiles():
     assert ds.sizes["sample"] == 2 * CHUNK + 2
     _assert_matches_oracle(ds, simulate_reference(X, w, p))
     build_dir = runtime.current_build_dir()
-    assert build_dir is not None and build_dir.is_relative_to(runtime.build_root())
+    assert build_dir is not None and build_dir.is_relative_to(build_cache.build_root())
     # the spikes above came from the dense pathway code (codegen.py), not the spike queue
-    for path in runtime.dense_pathways(p):
+    for path in build_cache.dense_pathways(p):
         for f in (path.code_file, path.push_file):
             assert codegen.MARKER in (build_dir / f).read_text(), f
     binary = build_dir / "main"
@@ -145,7 +146,7 @@ def test_run_parallel_separate_processes():
     X1, w1 = _problem(1, 3)
     local = [run_network(X, w, p, chunk_size=CHUNK).a.values for X, w in ((X0, w0), (X1, w1))]
     # This process holds the compiled project; the workers use timestamp-preserving copies.
-    out = runtime.run_parallel(_run_small, [{"seed": 0}, {"seed": 1}])
+    out = run_parallel(_run_small, [{"seed": 0}, {"seed": 1}])
     assert runtime.current_build_dir() is not None
     np.testing.assert_array_equal(out[0], local[0])
     np.testing.assert_array_equal(out[1], local[1])
@@ -158,7 +159,7 @@ def no_build(monkeypatch):
     def boom(*a, **k):  # pragma: no cover - reached only if validation failed to stop
         raise AssertionError("a build was attempted before validation")
 
-    monkeypatch.setattr(runtime, "_standalone_handles", boom)
+    monkeypatch.setattr(runtime, "standalone_project", boom)
     monkeypatch.setattr(runtime, "run_chunk", boom)
 
 
@@ -191,22 +192,26 @@ def test_run_network_rejects_bad_input_before_building(no_build):
         with pytest.raises(ValueError, match="X"):
             run_network(Xb, w, p)
     for key, shape in (("F", (N, M + 1)), ("B", (N, M)), ("H", (N, N + 1))):
-        wb = dict(w, **{key: np.ones(shape)})
-        with pytest.raises(ValueError, match=rf"weights\['{key}'\].*shape"):
+        wb = dict(w.as_dict(), **{key: np.ones(shape)})
+        with pytest.raises(ValueError, match=rf"SpikingWeights.{key} must have shape"):
             run_network(X, wb, p)
     for key in ("F", "B", "H", "s"):
-        wb = {k: v.copy() for k, v in w.items()}
+        wb = w.as_dict()
         wb[key].flat[0] = -0.5
-        with pytest.raises(ValueError, match=rf"weights\['{key}'\].*>= 0.*-0.5"):
+        with pytest.raises(ValueError, match=rf"SpikingWeights.{key} must be >= 0.*-0.5"):
             run_network(X, wb, p)
-    wb = {k: v.copy() for k, v in w.items()}
+    wb = w.as_dict()
     wb["F"][0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
         run_network(X, wb, p)
-    wb = {k: v.copy() for k, v in w.items()}
+    wb = w.as_dict()
     wb["H"][1, 1] = 0.0
     with pytest.raises(ValueError, match="theta"):
         run_network(X, wb, p)
+    with pytest.raises(ValueError, match=r"M = 8 inputs and N = 16 atoms; the network has M = 8, N = 15"):
+        run_network(X, w, NetworkParams(M, N - 1))
+    with pytest.raises(ValueError, match="weights must be a SpikingWeights"):
+        run_network(X, [w.F, w.B, w.H], p)
     for gamma in ((0.0, 1.0), (-0.1, 0.5), (0.2,)):
         with pytest.raises(ValueError, match="gamma"):
             run_network(X, w, p, gamma=gamma)
@@ -217,13 +222,56 @@ def test_run_network_rejects_bad_input_before_building(no_build):
 
 
 def test_weight_layout_roundtrip():
-    w = check_weights(init_weights(M, N, "random", seed=5), NetworkParams(M, N))
-    arrs = runtime.weights_to_arrays(w)
-    back = runtime.arrays_to_weights(arrs["ff"], arrs["fb"], arrs["lat"], arrs["theta"], arrs["s"], N, M)
-    for k in ("F", "B", "H", "s"):
-        np.testing.assert_array_equal(back[k], w[k])
+    w = init_weights(M, N, "random", seed=5)
+    arrs = network.brian_weight_arrays(w)
+    back = network.weights_from_brian(arrs["ff"], arrs["fb"], arrs["lat"], arrs["theta"], arrs["s"], N, M)
+    assert back.equals(w)
     # presynaptic-major order: the first N ff synapses leave input 0 for coding 0..N-1
-    np.testing.assert_array_equal(arrs["ff"][:N], w["F"][:, 0])
+    np.testing.assert_array_equal(arrs["ff"][:N], w.F[:, 0])
+
+
+def test_run_time_values_are_the_same_table_for_both_devices():
+    """Every value a run sets comes from network.run_time_values: weights, lambda_1 and,
+    for learning, every shared constant of the learning equations."""
+    from attractorlab.models.spiking_dictionary import LearningParams
+
+    p = NetworkParams(M, N, lam1=0.25)
+    w = init_weights(M, N, "random", seed=1)
+    vals = network.run_time_values(p, w)
+    assert vals[("coding", "lam1")] == 0.25
+    np.testing.assert_array_equal(vals[("coding", "theta")], np.diag(w.H))
+    assert set(vals) == {("coding", "theta"), ("coding", "s"), ("coding", "lam1"), ("ff", "w"), ("fb", "w"),
+                         ("lat", "w")}
+    L = LearningParams(eta_D=0.02, lam2=0.01, lam2_rule="unit_norm", lam2_gain=0.8)
+    lv = network.run_time_values(p, w, L.run_values(p_offset=7))
+    names = {var for (obj, var) in lv if obj == "coding"}
+    # every "(shared, constant)" variable of the learning equations is set at run time
+    from attractorlab.models.spiking_dictionary import equations as eq
+    constants = {line.split(":")[0].strip() for line in (eq.CODING_EQS + eq.CODING_LEARNING_EQS).splitlines()
+                 if "(shared, constant)" in line}
+    assert constants <= names, constants - names
+    assert lv[("coding", "lam2_gain")] == 0.8 and lv[("coding", "p_offset")] == 7.0
+    assert network.run_time_values(p, w, LearningParams(eta_D=0.02).run_values(0))[("coding", "lam2_gain")] == 0.0
+
+
+def test_spiking_weights_validate_and_freeze():
+    w = init_weights(M, N, "consistent", seed=0)
+    assert isinstance(w, SpikingWeights) and (w.n_input, w.n_coding) == (M, N)
+    with pytest.raises(ValueError):
+        w.F[0, 0] = 1.0            # read-only
+    d = w.as_dict()
+    d["F"][0, 0] = 5.0             # copies
+    assert w.F[0, 0] != 5.0
+    np.testing.assert_array_equal(SpikingWeights(w.F, w.B, w.H).s, np.diag(w.H))
+    for kwargs, match in (({"F": np.ones((N, M + 1))}, r"SpikingWeights.B must have shape \(9, 16\)"),
+                          ({"B": np.ones((N, M))}, r"SpikingWeights.B must have shape \(8, 16\)"),
+                          ({"H": -np.ones((N, N))}, r"SpikingWeights.H must be >= 0.*-1"),
+                          ({"s": np.full(N, np.nan)}, "SpikingWeights.s must be finite"),
+                          ({"H": np.zeros((N, N))}, "theta")):
+        with pytest.raises(ValueError, match=match):
+            w.replace(**kwargs)
+    with pytest.raises(ValueError, match="M = 8 inputs and N = 16 atoms"):
+        w.check_shape(M + 1, N)
 
 
 def test_inputs_in_fortran_order_are_accepted():

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso
+from attractorlab.models.lasso import lasso_objective, nonneg_lasso
 from attractorlab.models.spiking_dictionary import (
     NetworkParams,
     run_network,

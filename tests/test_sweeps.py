@@ -78,5 +78,5 @@ def test_lin_tang_task_runs_the_spiking_learner_and_reports_its_measures():
 def test_lin_tang_task_rejects_a_bad_lam2_before_loading_data(lam2):
     from attractorlab.models.spiking_dictionary.sweeps import lin_tang_task
 
-    with pytest.raises(ValueError, match="lam2 must be a number >= 0 or 'auto'"):
+    with pytest.raises(ValueError, match="lam2 must be a number >= 0 or 'auto' or 'unit_norm'"):
         lin_tang_task(dataset="A", n_train=10, n_test=10, lam2=lam2)

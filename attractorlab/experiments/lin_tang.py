@@ -34,12 +34,14 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import xarray as xr
 
 from attractorlab.experiments.registry import register_experiment
+from attractorlab.models.spiking_dictionary.learning import weights_of
+from attractorlab.models.spiking_dictionary.weights import SpikingWeights
 
 __all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results",
            "receptive_fields_from_results", "summary_table", "PRESETS"]
@@ -101,42 +103,68 @@ def snapshot_schedule(n_train: int, chunk_sizes: list[int]) -> tuple[np.ndarray,
     return marks, seg_k
 
 
+def _load_or_compute(path: Path, compute: Callable[[], Any], load: Callable[[Path], Any],
+                     save: Callable[[Any, Path], None]) -> Any:
+    """The cached result at ``path`` if it exists (an interrupted run resumes), else
+    ``compute()``, saved there (atomically) before it is returned."""
+    if path.exists():
+        return load(path)
+    out = compute()
+    save(out, path)
+    return out
+
+
+def _timed(compute: Callable[[], xr.Dataset]) -> Callable[[], xr.Dataset]:
+    """``compute`` that stores its wall time in ``attrs["wall_time"]`` (s)."""
+    def run() -> xr.Dataset:
+        t0 = time.perf_counter()
+        ds = compute()
+        ds.attrs["wall_time"] = time.perf_counter() - t0
+        return ds
+    return run
+
+
+def _load_segment(path: Path) -> dict[str, Any]:
+    with np.load(path) as z:
+        return {"weights": SpikingWeights.from_mapping(z), "wall": float(z["wall"]),
+                "gain": float(z["lam2_gain"]) if "lam2_gain" in z.files else None}
+
+
+def _save_segment(seg: dict[str, Any], path: Path) -> None:
+    from attractorlab.results import atomic_path
+
+    extra = {} if seg["gain"] is None else {"lam2_gain": seg["gain"]}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, wall=seg["wall"], **seg["weights"].as_dict(), **extra)
+
+
 def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Path, tag: str, progress: bool):
-    """Algorithm 1 over X in segments ending at ``marks``; weights after every segment."""
+    """Algorithm 1 over X in segments ending at ``marks``; weights (and the unit-norm
+    rule's gain) after every segment, each segment cached in ``ckpt_dir``."""
     from tqdm.auto import tqdm
 
     from attractorlab.models.spiking_dictionary import init_weights, learn_dictionary
-    from attractorlab.results import atomic_path
 
-    M, N = params.n_input, params.n_coding
-    w = init if isinstance(init, dict) else init_weights(M, N, init, seed)
-    snaps = [{k: np.array(v, dtype=np.float64) for k, v in w.items()}]
+    w = init if isinstance(init, SpikingWeights) else init_weights(params.n_input, params.n_coding, init, seed)
+    snaps = [w]
     gain = float(learning.lam2_gain)
     gains = [gain]
     bar = tqdm(total=int(marks[-1]), desc=f"SpikingNet ({tag})", unit="sample", disable=not progress)
     wall = 0.0
     for j, (a, b) in enumerate(zip(marks[:-1], marks[1:])):
-        ck = ckpt_dir / f"{tag}_{int(b)}.npz"
-        if ck.exists():
-            with np.load(ck) as z:
-                w = {k: z[k].copy() for k in ("F", "B", "H", "s")}
-                wall += float(z["wall"])
-                gain = float(z["lam2_gain"]) if "lam2_gain" in z.files else gain
-        else:
+        def compute(w=w, gain=gain, a=a, b=b, k=seg_k[j]) -> dict[str, Any]:
             t0 = time.perf_counter()
-            seg_learning = dataclasses.replace(learning, lam2_gain=gain)
-            ds = learn_dictionary(X[a:b], params, seg_learning, init=w, seed=seed, snapshot_every=int(b - a),
-                                  chunk_size=seg_k[j], progress=False, record_first_last_rates=False)
-            dt = time.perf_counter() - t0
-            wall += dt
-            w = {k: ds[k].values.copy() for k in ("F", "B", "H", "s")}
-            extra = {}
-            if learning.lam2_rule == "unit_norm":
-                gain = float(ds["lam2_gain_snap"].values[-1])
-                extra["lam2_gain"] = gain
-            with atomic_path(ck) as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez(f, wall=dt, **w, **extra)
+            ds = learn_dictionary(X[a:b], params, dataclasses.replace(learning, lam2_gain=gain), init=w,
+                                  seed=seed, snapshot_every=int(b - a), chunk_size=k, progress=False,
+                                  record_first_last_rates=False)
+            new_gain = float(ds["lam2_gain_snap"].values[-1]) if learning.lam2_rule == "unit_norm" else None
+            return {"weights": weights_of(ds), "wall": time.perf_counter() - t0, "gain": new_gain}
+
+        seg = _load_or_compute(ckpt_dir / f"{tag}_{int(b)}.npz", compute, _load_segment, _save_segment)
+        w = seg["weights"]
+        wall += seg["wall"]
+        gain = gain if seg["gain"] is None else seg["gain"]
         snaps.append(w)
         gains.append(gain)
         bar.update(int(b - a))
@@ -144,28 +172,237 @@ def _learn_segmented(X, params, learning, init, seed, marks, seg_k, ckpt_dir: Pa
     return snaps, wall, gains
 
 
-def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
-    """Run data set ``name`` ("A", "B" or "C") with ``config`` (a preset, see :data:`PRESETS`)."""
+@dataclasses.dataclass
+class _Curves:
+    """Objective, non-zeros and atom norms of each learner along learning (``n_eval`` test
+    signals); every learner starts from the same D0, whose objective is solved once."""
+
+    D0: np.ndarray
+    X_eval: np.ndarray
+    lam1: float
+    progress: bool
+    methods: list = dataclasses.field(default_factory=list)
+    curves: dict = dataclasses.field(default_factory=dict)
+    finals: dict = dataclasses.field(default_factory=dict)
+    walls: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from attractorlab.models.lasso import dictionary_objective
+
+        self.initial = dictionary_objective(self.D0, self.X_eval, self.lam1, return_nnz=True)
+
+    def objective(self, D: np.ndarray) -> tuple[float, float]:
+        from attractorlab.models.lasso import dictionary_objective
+
+        if np.array_equal(D, self.D0):
+            return self.initial
+        return dictionary_objective(D, self.X_eval, self.lam1, return_nnz=True)
+
+    def add(self, method: str, samples: Any, dicts: list, wall: float) -> None:
+        from tqdm.auto import tqdm
+
+        objs, nnzs, norms = [], [], []
+        for D in tqdm(dicts, desc=f"objective {method}", disable=not self.progress, leave=False):
+            o, z = self.objective(D)
+            objs.append(o)
+            nnzs.append(z)
+            norms.append(float(np.linalg.norm(D, axis=0).mean()))
+        self.curves[method] = {"samples_seen": np.asarray(samples, dtype=np.int64), "objective": np.array(objs),
+                               "nnz": np.array(nnzs), "mean_atom_norm": np.array(norms)}
+        self.finals[method] = dicts[-1]
+        self.walls[method] = wall
+        self.methods.append(method)
+
+
+def _learning_params(cfg: dict, X: np.ndarray, lam1: float, N: int, seed: int):
+    """Algorithm 1's rates and lambda_2: ``"unit_norm"`` (per-atom rule, gain adapted to
+    hold the mean atom norm at 1), ``"auto"`` (calibrated on a short SGD run's dictionary)
+    or a number."""
+    from attractorlab.models.spiking_dictionary import LearningParams
+    from attractorlab.models.spiking_dictionary.measures import calibrate_lam2
+
+    if cfg["lam2"] == "unit_norm":
+        return LearningParams(eta_D=float(cfg["eta0"]), lam2=0.0, lam2_rule="unit_norm")
+    lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed) if cfg["lam2"] == "auto" else float(cfg["lam2"])
+    return LearningParams(eta_D=float(cfg["eta0"]), lam2=lam2)
+
+
+_LAM2_METHODS = {"auto": "auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary",
+                 "unit_norm": "unit_norm: lambda_2,i = g lambda_1 a_kappa,i theta_i per atom and sample, "
+                              "g adapted between chunks to hold the mean atom norm at 1"}
+
+
+def _run_spiking(cfg, X, params, learning, D0, seed, marks, seg_k, ckpt_dir, curves: _Curves, progress):
+    """Algorithm 1 from each init of ``cfg["inits"]``; consistency, symmetry, gain curves and
+    the first and last weights per init."""
+    from attractorlab.models.spiking_dictionary import consistent_weights
+    from attractorlab.models.spiking_dictionary.measures import consistency, symmetry
+
+    inits = list(cfg["inits"])
+    out = {"weights": {}, "consistency": np.full((len(inits), len(marks)), np.nan)}
+    out["symmetry"] = np.full_like(out["consistency"], np.nan)
+    out["lam2_gain"] = np.full_like(out["consistency"], np.nan)
+    for i, init in enumerate(inits):
+        init_w = consistent_weights(D0) if init == "consistent" else init
+        snaps, wall, out["lam2_gain"][i] = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k,
+                                                            ckpt_dir, init, progress)
+        curves.add(f"spiking_{init}", marks, [w.F.T for w in snaps], wall)
+        out["consistency"][i] = [consistency(w.F, w.B, w.H) for w in snaps]
+        out["symmetry"][i] = [symmetry(w.F, w.B) for w in snaps]
+        out["weights"][init] = (snaps[0], snaps[-1])
+    return out
+
+
+def _run_baselines(cfg, X, N, lam1, eta0, D0, seed, marks, ckpt_dir: Path, curves: _Curves, progress) -> None:
+    """SGD (eq 7, unit-norm atoms) at eta0 * each factor on one sample order, and
+    scikit-learn's MiniBatchDictionaryLearning; both cached in ``ckpt_dir``."""
+    from attractorlab.models.baselines.sgd_dictionary import sgd_dictionary
+    from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary
+    from attractorlab.results import load_dataset, save_dataset
+
+    def save(ds, path):
+        save_dataset(ds, path, params=cfg, seed=seed)
+
+    if cfg["sgd_factors"]:
+        factors = [float(f) for f in cfg["sgd_factors"]]
+        sgd = _load_or_compute(ckpt_dir / "sgd.nc", _timed(lambda: sgd_dictionary(
+            X, N, lam1, [eta0 * f for f in factors], D0=D0, seed=seed, snapshots=marks, progress=progress)),
+            load_dataset, save)
+        for k, f in enumerate(factors):
+            curves.add(f"sgd_{f:g}", marks, list(sgd["D_snapshots"].values[k]),
+                       float(sgd.attrs["wall_time"]) / len(factors))
+    if cfg["sklearn"]:
+        sk = _load_or_compute(ckpt_dir / "sklearn.nc", _timed(lambda: sklearn_dictionary(
+            X, N, lam1, batch_size=int(cfg["sklearn_batch"]), D0=D0, seed=seed, snapshots=marks,
+            progress=progress)), load_dataset, save)
+        curves.add("sklearn", sk["snapshot"].values, list(sk["D_snapshots"].values), float(sk.attrs["wall_time"]))
+
+
+def _final_objectives(curves: _Curves, X_test: np.ndarray, lam1: float, progress: bool) -> dict[str, list]:
+    """Per learner: objective and non-zeros on the whole test set; objective with every
+    atom rescaled to unit norm (a norm-free comparison: atoms longer than 1 lower the l1
+    cost of the same reconstruction) on the ``n_eval`` signals."""
     from tqdm.auto import tqdm
 
-    from attractorlab.models.baselines.sgd_dictionary import random_dictionary, sgd_dictionary
-    from attractorlab.models.baselines.sklearn_dictionary import sklearn_dictionary
-    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, consistent_weights
-    from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
-    from attractorlab.models.spiking_dictionary.measures import (
-        atom_norms,
-        calibrate_lam2,
-        consistency,
-        dictionary_objective,
-        symmetry,
+    from attractorlab.models.lasso import dictionary_objective
+
+    out = {"objective": [], "nnz": [], "unit": []}
+    for m in tqdm(curves.methods, desc="final objective", disable=not progress):
+        o, z = dictionary_objective(curves.finals[m], X_test, lam1, return_nnz=True)
+        out["objective"].append(o)
+        out["nnz"].append(z)
+        Dm = curves.finals[m] / np.maximum(np.linalg.norm(curves.finals[m], axis=0, keepdims=True), 1e-12)
+        out["unit"].append(dictionary_objective(Dm, curves.X_eval, lam1))
+    return out
+
+
+def _curve_variables(curves: _Curves) -> dict[str, tuple]:
+    """Learning curves of every learner on one ``snapshot`` axis (padded with NaN / -1)."""
+    methods = curves.methods
+    S = max(len(c["samples_seen"]) for c in curves.curves.values())
+
+    def stack(key, fill=np.nan):
+        out = np.full((len(methods), S), fill, dtype=np.float64)
+        for r, m in enumerate(methods):
+            v = curves.curves[m][key]
+            out[r, : len(v)] = v
+        return out
+
+    n = len(curves.X_eval)
+    return {
+        "objective": (("learner", "snapshot"), stack("objective"),
+                      {"long_name": f"test objective (mean of 1/2||x-Da||^2 + lam1||a||_1 over {n} test signals)",
+                       "units": "1"}),
+        "nnz": (("learner", "snapshot"), stack("nnz"),
+                {"long_name": "mean non-zero coefficients per test signal", "units": "1"}),
+        "mean_atom_norm": (("learner", "snapshot"), stack("mean_atom_norm"),
+                           {"long_name": "mean atom norm", "units": "1"}),
+        "samples_seen": (("learner", "snapshot"), stack("samples_seen", -1).astype(np.int64),
+                         {"long_name": "training samples seen", "units": "samples"}),
+    }
+
+
+def _results_dataset(name, cfg, data, curves: _Curves, finals: dict, spk: dict, learning, lam1: float) -> xr.Dataset:
+    """``results.nc``: curves and final measures per learner, consistency, symmetry and the
+    unit-norm rule's gain per init, the final dictionaries and the spiking weights."""
+    from attractorlab.models.spiking_dictionary.measures import atom_norms
+
+    methods = curves.methods
+    n_eval, n_test = len(curves.X_eval), len(data.X_test)
+    variables = _curve_variables(curves)
+    variables.update({
+        "final_objective": (("learner",), np.array(finals["objective"]),
+                            {"long_name": f"test objective on all {n_test} test signals", "units": "1"}),
+        "final_nnz": (("learner",), np.array(finals["nnz"]), {"long_name": "mean non-zeros per test signal", "units": "1"}),
+        "final_objective_unit_atoms": (("learner",), np.array(finals["unit"]),
+                                       {"long_name": f"test objective with atoms rescaled to unit norm ({n_eval} test signals)",
+                                        "units": "1"}),
+        "final_atom_norm": (("learner",), np.array([atom_norms(curves.finals[m].T).mean() for m in methods]),
+                            {"long_name": "mean atom norm at the end", "units": "1"}),
+        "wall_time": (("learner",), np.array([curves.walls.get(m, np.nan) for m in methods]),
+                      {"long_name": "learning wall time (excludes evaluation; SGD: total / number of rates)",
+                       "units": "s"}),
+        "D": (("learner", "pixel", "atom"), np.stack([curves.finals[m] for m in methods]),
+              {"long_name": "final dictionary (atoms in columns; spiking: F^T)", "units": "1"}),
+        "consistency": (("init", "snapshot"), spk["consistency"], {"long_name": "consistency 1 - ||H-FB||_F/||H||_F", "units": "1"}),
+        "symmetry": (("init", "snapshot"), spk["symmetry"], {"long_name": "symmetry, mean cosine(F row i, B column i)", "units": "1"}),
+        "lam2_gain": (("init", "snapshot"), spk["lam2_gain"],
+                      {"long_name": "gain g of the unit-norm lambda_2 rule (1 = purely local rule)", "units": "1"}),
+    })
+    ds = xr.Dataset(
+        variables,
+        coords={"learner": methods, "init": list(cfg["inits"]), "snapshot": np.arange(variables["objective"][1].shape[1])},
+        attrs={
+            "experiment": f"lin_tang_{name}", "dataset": name, "source": data.source,
+            "image_shape": list(data.image_shape), "split_sign": int(data.split_sign),
+            "lam1": lam1, "lam2": float(learning.lam2), "eta0": float(cfg["eta0"]), "eta_H": float(learning.eta_H),
+            "kappa": float(cfg["kappa"]), "n_train": int(cfg["n_train"]), "n_test": int(cfg["n_test"]),
+            "n_eval": int(n_eval), "n_atoms": curves.D0.shape[1], "n_input": curves.D0.shape[0],
+            "lam2_method": _LAM2_METHODS.get(str(cfg["lam2"]), "given"),
+        },
     )
-    from attractorlab.results import load_dataset, save_dataset
+    for init in cfg["inits"]:
+        w1 = spk["weights"][init][1]
+        for var, dims in (("F", ("atom", "pixel")), ("B", ("pixel", "atom")), ("H", ("atom", "atom2"))):
+            ds[f"{var}_{init}"] = (dims, np.array(getattr(w1, var)), {"long_name": f"learned {var} ({init} init)",
+                                                                      "units": "1"})
+    return ds
+
+
+def _checkpoint_dir(out_dir: Path, name: str, cfg: dict) -> Path:
+    """``out_dir/checkpoints``, refused when it holds checkpoints of another configuration."""
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = json.dumps({"dataset": name, **{k: cfg.get(k) for k in _LEARN_KEYS}}, sort_keys=True, default=str)
+    fp_file = ckpt_dir / "config.json"
+    if fp_file.exists() and fp_file.read_text() != fingerprint:
+        raise ValueError(f"out_dir {str(out_dir)!r} holds checkpoints of a different configuration "
+                         f"({fp_file}); delete its checkpoints/ folder or choose another out_dir")
+    fp_file.write_text(fingerprint)
+    return ckpt_dir
+
+
+def _training_data(name: str, cfg: dict):
+    """The data set, its shuffled training signals (``seed``) and the evaluation signals."""
+    from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
+
+    seed = int(cfg["seed"])
+    kw = {"image": cfg["image"]} if name == "A" else {}
+    data = load_lin_tang_dataset(name, n_train=int(cfg["n_train"]), n_test=int(cfg["n_test"]), seed=seed, **kw)
+    X = data.X_train[np.random.default_rng(seed).permutation(len(data.X_train))]
+    return data, X, data.X_test[: int(cfg["n_eval"])]
+
+
+def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
+    """Run data set ``name`` ("A", "B" or "C") with ``config`` (a preset, see :data:`PRESETS`)."""
+    from attractorlab.models.baselines.sgd_dictionary import random_dictionary
+    from attractorlab.models.spiking_dictionary import NetworkParams
+    from attractorlab.results import save_dataset
 
     cfg = dict(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seed = int(cfg["seed"])
-    progress = bool(cfg["progress"])
+    seed, progress = int(cfg["seed"]), bool(cfg["progress"])
     for key in ("n_train", "n_test", "n_eval", "n_atoms"):
         if int(cfg[key]) < 1:
             raise ValueError(f"{key} must be >= 1, got {cfg[key]!r}")
@@ -174,176 +411,22 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
         raise ValueError(f"inits must be a subset of ['consistent', 'random'], got {cfg['inits']!r}")
     marks, seg_k = snapshot_schedule(int(cfg["n_train"]), list(cfg["chunk_sizes"]))
 
-    kw = {"image": cfg["image"]} if name == "A" else {}
-    data = load_lin_tang_dataset(name, n_train=int(cfg["n_train"]), n_test=int(cfg["n_test"]), seed=seed, **kw)
-    rng = np.random.default_rng(seed)
-    X = data.X_train[rng.permutation(len(data.X_train))]
-    X_eval = data.X_test[: int(cfg["n_eval"])]
+    data, X, X_eval = _training_data(name, cfg)
     M, N = data.n_input, int(cfg["n_atoms"])
-    lam1 = float(cfg["lam1"])
-    eta0 = float(cfg["eta0"])
-    D0 = random_dictionary(M, N, seed)
-
-    methods: list[str] = []
-    curves: dict[str, dict[str, np.ndarray]] = {}
-    finals: dict[str, np.ndarray] = {}
-    walls: dict[str, float] = {}
-
-    # every learner's first snapshot is D0: its objective is solved once, here
-    initial = dictionary_objective(D0, X_eval, lam1, return_nnz=True)
-
-    def objective(D):
-        return initial if np.array_equal(D, D0) else dictionary_objective(D, X_eval, lam1, return_nnz=True)
-
-    def evaluate(method, samples, dicts):
-        objs, nnzs, norms = [], [], []
-        for D in tqdm(dicts, desc=f"objective {method}", disable=not progress, leave=False):
-            o, z = objective(D)
-            objs.append(o)
-            nnzs.append(z)
-            norms.append(float(np.linalg.norm(D, axis=0).mean()))
-        curves[method] = {"samples_seen": np.asarray(samples, dtype=np.int64), "objective": np.array(objs),
-                          "nnz": np.array(nnzs), "mean_atom_norm": np.array(norms)}
-        finals[method] = dicts[-1]
-        methods.append(method)
-
-    ckpt_dir = out_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    # checkpoints are only reused by a run of the same learning configuration
-    fingerprint = json.dumps({"dataset": name, **{k: cfg.get(k) for k in _LEARN_KEYS}}, sort_keys=True, default=str)
-    fp_file = ckpt_dir / "config.json"
-    if fp_file.exists() and fp_file.read_text() != fingerprint:
-        raise ValueError(f"out_dir {str(out_dir)!r} holds checkpoints of a different configuration "
-                         f"({fp_file}); delete its checkpoints/ folder or choose another out_dir")
-    fp_file.write_text(fingerprint)
-
-    # lambda_2 so that the spiking net's mean atom norm settles near 1 (calibrated on the
-    # dictionary of a short SGD run: 5,000 samples at eta = 0.02)
-    lam2_rule = "constant"
-    if cfg["lam2"] == "auto":
-        lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
-    elif cfg["lam2"] == "unit_norm":
-        # per-atom lambda_2,i = g lambda_1 a_i theta_i, the gain g adapted to hold the mean
-        # atom norm at 1 (LearningParams.lam2_rule)
-        lam2, lam2_rule = 0.0, "unit_norm"
-    else:
-        lam2 = float(cfg["lam2"])
-
-    # Algorithm 1 in the compiled simulation, from the consistent and the random init
+    lam1, eta0 = float(cfg["lam1"]), float(cfg["eta0"])
+    D0 = random_dictionary(M, N, seed)     # shared by every learner
+    curves = _Curves(D0, X_eval, lam1, progress)
+    ckpt_dir = _checkpoint_dir(out_dir, name, cfg)
+    learning = _learning_params(cfg, X, lam1, N, seed)
     params = NetworkParams(M, N, lam1=lam1, kappa=float(cfg["kappa"]))
-    learning = LearningParams(eta_D=eta0, lam2=lam2, lam2_rule=lam2_rule)
-    spk_weights = {}
-    cons = np.full((len(cfg["inits"]), len(marks)), np.nan)
-    symm = np.full_like(cons, np.nan)
-    gain_curves = np.full_like(cons, np.nan)
-    for i, init in enumerate(cfg["inits"]):
-        init_w = consistent_weights(D0) if init == "consistent" else init
-        snaps, wall, gain_curves[i] = _learn_segmented(X, params, learning, init_w, seed, marks, seg_k, ckpt_dir,
-                                                       init, progress)
-        m = f"spiking_{init}"
-        walls[m] = wall
-        evaluate(m, marks, [s["F"].T for s in snaps])
-        cons[i] = [consistency(s["F"], s["B"], s["H"]) for s in snaps]
-        symm[i] = [symmetry(s["F"], s["B"]) for s in snaps]
-        spk_weights[init] = (snaps[0], snaps[-1])
 
-    # SGD baselines (eq 7, unit-norm atoms), eta0 * factors on one sample order
-    if cfg["sgd_factors"]:
-        factors = [float(f) for f in cfg["sgd_factors"]]
-        ck = ckpt_dir / "sgd.nc"
-        if ck.exists():
-            sgd_ds = load_dataset(ck)
-        else:
-            t0 = time.perf_counter()
-            sgd_ds = sgd_dictionary(X, N, lam1, [eta0 * f for f in factors], D0=D0, seed=seed, snapshots=marks,
-                                    progress=progress)
-            sgd_ds.attrs["wall_time"] = time.perf_counter() - t0
-            save_dataset(sgd_ds, ck, params=cfg, seed=seed)
-        for k, f in enumerate(factors):
-            m = f"sgd_{f:g}"
-            evaluate(m, marks, list(sgd_ds["D_snapshots"].values[k]))
-            walls[m] = float(sgd_ds.attrs["wall_time"]) / len(factors)
-
-    if cfg["sklearn"]:
-        ck = ckpt_dir / "sklearn.nc"
-        if ck.exists():
-            sk = load_dataset(ck)
-        else:
-            t0 = time.perf_counter()
-            sk = sklearn_dictionary(X, N, lam1, batch_size=int(cfg["sklearn_batch"]), D0=D0, seed=seed,
-                                    snapshots=marks, progress=progress)
-            sk.attrs["wall_time"] = time.perf_counter() - t0
-            save_dataset(sk, ck, params=cfg, seed=seed)
-        walls["sklearn"] = float(sk.attrs["wall_time"])
-        evaluate("sklearn", sk["snapshot"].values, list(sk["D_snapshots"].values))
-
-    # final objective on the whole test set
-    final_obj, final_nnz, unit_obj = [], [], []
-    for m in tqdm(methods, desc="final objective", disable=not progress):
-        o, z = dictionary_objective(finals[m], data.X_test, lam1, return_nnz=True)
-        final_obj.append(o)
-        final_nnz.append(z)
-        # the same dictionary with every atom rescaled to unit norm (a norm-free comparison:
-        # atoms longer than 1 lower the l1 cost of the same reconstruction)
-        Dm = finals[m] / np.maximum(np.linalg.norm(finals[m], axis=0, keepdims=True), 1e-12)
-        unit_obj.append(dictionary_objective(Dm, X_eval, lam1))
-
-    S = max(len(c["samples_seen"]) for c in curves.values())
-
-    def pad(v, fill=np.nan):
-        out = np.full(S, fill, dtype=np.float64)
-        out[: len(v)] = v
-        return out
-
-    ds = xr.Dataset(
-        {
-            "objective": (("learner", "snapshot"), np.stack([pad(curves[m]["objective"]) for m in methods]),
-                          {"long_name": f"test objective (mean of 1/2||x-Da||^2 + lam1||a||_1 over {len(X_eval)} test signals)",
-                           "units": "1"}),
-            "nnz": (("learner", "snapshot"), np.stack([pad(curves[m]["nnz"]) for m in methods]),
-                    {"long_name": "mean non-zero coefficients per test signal", "units": "1"}),
-            "mean_atom_norm": (("learner", "snapshot"), np.stack([pad(curves[m]["mean_atom_norm"]) for m in methods]),
-                               {"long_name": "mean atom norm", "units": "1"}),
-            "samples_seen": (("learner", "snapshot"), np.stack([pad(curves[m]["samples_seen"], -1) for m in methods]).astype(np.int64),
-                             {"long_name": "training samples seen", "units": "samples"}),
-            "final_objective": (("learner",), np.array(final_obj),
-                                {"long_name": f"test objective on all {len(data.X_test)} test signals", "units": "1"}),
-            "final_nnz": (("learner",), np.array(final_nnz), {"long_name": "mean non-zeros per test signal", "units": "1"}),
-            "final_objective_unit_atoms": (("learner",), np.array(unit_obj),
-                                           {"long_name": f"test objective with atoms rescaled to unit norm ({len(X_eval)} test signals)",
-                                            "units": "1"}),
-            "final_atom_norm": (("learner",), np.array([atom_norms(finals[m].T).mean() for m in methods]),
-                                {"long_name": "mean atom norm at the end", "units": "1"}),
-            "wall_time": (("learner",), np.array([walls.get(m, np.nan) for m in methods]),
-                          {"long_name": "learning wall time (excludes evaluation; SGD: total / number of rates)",
-                           "units": "s"}),
-            "D": (("learner", "pixel", "atom"), np.stack([finals[m] for m in methods]),
-                  {"long_name": "final dictionary (atoms in columns; spiking: F^T)", "units": "1"}),
-            "consistency": (("init", "snapshot"), cons, {"long_name": "consistency 1 - ||H-FB||_F/||H||_F", "units": "1"}),
-            "symmetry": (("init", "snapshot"), symm, {"long_name": "symmetry, mean cosine(F row i, B column i)", "units": "1"}),
-            "lam2_gain": (("init", "snapshot"), gain_curves,
-                          {"long_name": "gain g of the unit-norm lambda_2 rule (1 = purely local rule)", "units": "1"}),
-        },
-        coords={"learner": methods, "init": list(cfg["inits"]), "snapshot": np.arange(S)},
-        attrs={
-            "experiment": f"lin_tang_{name}", "dataset": name, "source": data.source,
-            "image_shape": list(data.image_shape), "split_sign": int(data.split_sign),
-            "lam1": lam1, "lam2": float(lam2), "eta0": eta0, "eta_H": float(learning.eta_H),
-            "kappa": float(cfg["kappa"]), "n_train": int(cfg["n_train"]), "n_test": int(cfg["n_test"]),
-            "n_eval": int(len(X_eval)), "n_atoms": N, "n_input": M,
-            "lam2_method": {"auto": "auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary",
-                            "unit_norm": "unit_norm: lambda_2,i = g lambda_1 a_kappa,i theta_i per atom and sample, "
-                                         "g adapted between chunks to hold the mean atom norm at 1"}.get(
-                                str(cfg["lam2"]), "given"),
-        },
-    )
-    for init in cfg["inits"]:
-        F1 = spk_weights[init][1]
-        for var, dims in (("F", ("atom", "pixel")), ("B", ("pixel", "atom")), ("H", ("atom", "atom2"))):
-            ds[f"{var}_{init}"] = (dims, F1[var], {"long_name": f"learned {var} ({init} init)", "units": "1"})
+    spk = _run_spiking(cfg, X, params, learning, D0, seed, marks, seg_k, ckpt_dir, curves, progress)
+    _run_baselines(cfg, X, N, lam1, eta0, D0, seed, marks, ckpt_dir, curves, progress)
+    finals = _final_objectives(curves, data.X_test, lam1, progress)
+    ds = _results_dataset(name, cfg, data, curves, finals, spk, learning, lam1)
     save_dataset(ds, out_dir / "results.nc", params=cfg, seed=seed)
 
-    _figures(name, cfg, ds, data, X, params, spk_weights, out_dir, progress)
+    _figures(name, cfg, ds, data, X, params, spk["weights"], out_dir, progress)
     return ds
 
 
@@ -364,9 +447,9 @@ def _figures(name, cfg, ds, data, X, params, spk_weights, out_dir: Path, progres
         save_dataset(before, out_dir / "raster_before.nc", params=cfg, seed=int(cfg["seed"]))
         save_dataset(after, out_dir / "raster_after.nc", params=cfg, seed=int(cfg["seed"]))
     if name == "A" and cfg.get("denoise") and main_init is not None:
-        _denoise_step(cfg, spk_weights[main_init][1]["F"].T, out_dir, progress)
+        _denoise_step(cfg, spk_weights[main_init][1].F.T, out_dir, progress)
     if cfg.get("gabor") and main_init is not None:
-        _gabor_step(spk_weights[main_init][1]["F"].T, tuple(data.image_shape), bool(data.split_sign),
+        _gabor_step(spk_weights[main_init][1].F.T, tuple(data.image_shape), bool(data.split_sign),
                     out_dir, progress, source=f"{main_init} init, after learning")
     write_figures(out_dir)
 
@@ -577,9 +660,10 @@ def _check(name: str, config: dict) -> None:
     for key in ("lam1", "eta0", "kappa") + (("denoise_sigma",) if name == "A" else ()):
         if not float(config[key]) > 0:
             raise ValueError(f"{key} must be > 0, got {config[key]!r}")
-    for key in ("lam2",) + (("denoise_lam",) if name == "A" else ()):
-        if config[key] != "auto" and not float(config[key]) > 0:
-            raise ValueError(f"{key} must be 'auto' or a number > 0, got {config[key]!r}")
+    if config["lam2"] not in ("auto", "unit_norm") and not float(config["lam2"]) >= 0:
+        raise ValueError(f"lam2 must be 'auto', 'unit_norm' or a number >= 0, got {config['lam2']!r}")
+    if name == "A" and config["denoise_lam"] != "auto" and not float(config["denoise_lam"]) > 0:
+        raise ValueError(f"denoise_lam must be 'auto' or a number > 0, got {config['denoise_lam']!r}")
     if any(not f > 0 for f in config["sgd_factors"]):
         raise ValueError(f"sgd_factors must be numbers > 0, got {config['sgd_factors']!r}")
     if set(config["inits"]) - {"consistent", "random"}:
@@ -612,7 +696,7 @@ def _register(name: str, description: str) -> None:
 
     func.__name__ = f"lin_tang_{name}"
     func.__doc__ = description
-    types = {"lam2": ("auto", float)}
+    types = {"lam2": ("auto", "unit_norm", float)}
     if name == "A":
         types.update(image=(str, None), denoise_lam=("auto", float))
     register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description,

@@ -16,8 +16,8 @@ their rows and columns of G are recomputed. ``coder="fista"`` uses FISTA instead
 numpy, no private API, started from a = 0, at most ``code_max_iter`` iterations, step 1/L
 with L = 1.1 x ||D||_2^2); it is ~40x slower on the coherent random initial dictionaries
 (which need hundreds of iterations), so it is meant for small problems. Both are checked
-against the FISTA oracle :func:`~attractorlab.models.baselines.fista.nonneg_lasso` in
-``tests/test_baselines_dictionary.py``.
+against the FISTA oracle :func:`~attractorlab.models.lasso.nonneg_lasso` in
+``tests/test_baselines_dictionary.py``; all three solvers live in :mod:`attractorlab.models.lasso`.
 
 Several learning rates (e.g. eta0, 2 eta0, 0.5 eta0) run in lockstep on the same sample
 order: their dictionaries are stacked along a leading axis, so with ``coder="fista"`` each
@@ -27,12 +27,15 @@ coder loops over the rates).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["random_dictionary", "sgd_dictionary", "default_snapshots", "nonneg_lasso_batched", "nonneg_lasso_cd"]
+from attractorlab.models.lasso import _cd_coder, nonneg_lasso_batched, nonneg_lasso_cd
+
+__all__ = ["random_dictionary", "sgd_dictionary", "default_snapshots"]
 
 
 def random_dictionary(n_input: int, n_atoms: int, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -58,89 +61,6 @@ def default_snapshots(n_samples: int) -> np.ndarray:
     marks = [0, n_samples] + [m * 10**k for k in range(0, 12) for m in (1, 2, 5)
                               if lo <= m * 10**k < n_samples]
     return np.unique(np.asarray(marks, dtype=np.int64))
-
-
-def nonneg_lasso_batched(
-    D: np.ndarray,
-    x: np.ndarray,
-    lam: float,
-    L: np.ndarray,
-    *,
-    tol: float = 1e-4,
-    max_iter: int = 300,
-) -> tuple[np.ndarray, int]:
-    """FISTA for one signal under K stacked dictionaries.
-
-    Parameters
-    ----------
-    D : (K, M, N) array
-        K dictionaries, atoms in columns.
-    x : (M,) array
-        Signal.
-    lam : float
-        l1 weight.
-    L : (K,) array
-        Step-size constants (upper bounds of ||D_k||_2^2).
-    tol, max_iter
-        Stopping rule: largest coefficient change below ``tol * max(1, max a)``.
-
-    Returns
-    -------
-    a : (K, N) array of non-negative codes, and the number of iterations used.
-    """
-    K, M, N = D.shape
-    Dt = D.transpose(0, 2, 1)
-    Dtx = Dt @ x  # (K, N)
-    invL = (1.0 / L)[:, None]
-    thr = lam * invL
-    a = np.zeros((K, N))
-    y = a
-    t = 1.0
-    it = 0
-    for it in range(1, max_iter + 1):
-        grad = (Dt @ (D @ y[:, :, None]))[:, :, 0] - Dtx
-        a_new = np.maximum(y - grad * invL - thr, 0.0)
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        diff = a_new - a
-        y = a_new + ((t - 1.0) / t_new) * diff
-        a = a_new
-        t = t_new
-        if np.max(np.abs(diff)) < tol * max(1.0, float(a.max(initial=0.0))):
-            break
-    return a, it
-
-
-def _cd_coder():
-    """scikit-learn's compiled Gram coordinate descent, or None when unavailable."""
-    try:
-        from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram
-    except ImportError:  # pragma: no cover - depends on the sklearn version
-        return None
-    return enet_coordinate_descent_gram
-
-
-def nonneg_lasso_cd(G: np.ndarray, Dtx: np.ndarray, x: np.ndarray, lam: float, *,
-                    tol: float = 1e-6, max_iter: int = 1000, _cd=None) -> np.ndarray:
-    """Exact non-negative LASSO of one signal by coordinate descent on the Gram matrix.
-
-    Parameters
-    ----------
-    G : (N, N) C-contiguous array, D^T D.
-    Dtx : (N,) array, D^T x.
-    x : (M,) array, the signal (used for the duality-gap tolerance ``tol * ||x||^2``).
-    lam : float, l1 weight.
-
-    Returns
-    -------
-    (N,) array of non-negative codes.
-    """
-    cd = _cd or _cd_coder()
-    if cd is None:
-        raise RuntimeError("scikit-learn's enet_coordinate_descent_gram is unavailable; use coder='fista'")
-    w = np.zeros(G.shape[0])
-    cd(w, float(lam), 0.0, G, np.ascontiguousarray(Dtx), np.ascontiguousarray(x), int(max_iter), float(tol),
-       np.random.RandomState(0), 0, 1)
-    return np.maximum(w, 0.0)
 
 
 def sgd_dictionary(
@@ -195,121 +115,176 @@ def sgd_dictionary(
         with coordinate ``snapshot`` = samples seen; ``nnz`` (eta, snapshot): mean number of
         non-zero coefficients per sample since the previous snapshot; attrs name the coder.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] < 1:
-        raise ValueError(f"X must be a non-empty (P, M) array, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("X must be finite")
-    P, M = X.shape
-    if n_atoms < 1:
-        raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
-    if not (np.isfinite(lam1) and lam1 > 0):
-        raise ValueError(f"lam1 must be > 0, got {lam1}")
-    etas = np.atleast_1d(np.asarray(eta, dtype=np.float64))
-    if etas.ndim != 1 or not (np.isfinite(etas).all() and (etas > 0).all()):
-        raise ValueError(f"eta must be a positive number or sequence of positive numbers, got {eta!r}")
-    if coder not in ("cd", "fista"):
-        raise ValueError(f"coder must be 'cd' or 'fista', got {coder!r}")
-    cd = _cd_coder() if coder == "cd" else None
-    if coder == "cd" and cd is None:  # pragma: no cover
-        raise ValueError("coder='cd' needs scikit-learn's enet_coordinate_descent_gram; use coder='fista'")
-    if code_tol is None:
-        code_tol = 1e-6 if coder == "cd" else 1e-4
-    if code_max_iter is None:
-        code_max_iter = 1000 if coder == "cd" else 300
-    n_samples = P if n_samples is None else int(n_samples)
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    if D0 is None:
-        D0 = random_dictionary(M, n_atoms, seed)
-    D0 = np.asarray(D0, dtype=np.float64)
-    if D0.shape != (M, n_atoms) or (D0 < 0).any():
-        raise ValueError(f"D0 must be a non-negative ({M}, {n_atoms}) array, got shape {D0.shape}")
-    snaps = default_snapshots(n_samples) if snapshots is None else np.unique(np.asarray(snapshots, dtype=np.int64))
-    if snaps.size == 0 or snaps.min() < 0 or snaps.max() > n_samples:
-        raise ValueError(f"snapshots must lie in [0, n_samples={n_samples}], got {snapshots!r}")
-
+    cfg = _SGDConfig.check(X, n_atoms, lam1, eta, n_samples, D0, seed, snapshots, coder, code_tol, code_max_iter)
     from tqdm.auto import tqdm
 
-    K = etas.size
-    D = np.repeat(D0[None], K, axis=0).copy()
+    X = cfg.X
+    run = _SGDRun(cfg)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(P)
-    if coder == "cd":
-        G = np.stack([np.ascontiguousarray(Dk.T @ Dk) for Dk in D])
-    else:
-        L = np.array([np.linalg.norm(Dk, 2) ** 2 for Dk in D]) * 1.1
-    snap_D = np.empty((K, snaps.size, M, n_atoms))
-    nnz = np.full((K, snaps.size), np.nan)
-    nnz_acc = np.zeros(K)
-    nnz_count = 0
-    si = 0
-    if snaps[0] == 0:
-        snap_D[:, 0] = D
-        si = 1
-    bar = tqdm(total=n_samples, desc="SGD dictionary", unit="sample", disable=not progress, mininterval=1.0)
+    order = rng.permutation(cfg.P)
+    bar = tqdm(total=cfg.n_samples, desc="SGD dictionary", unit="sample", disable=not progress, mininterval=1.0)
     pos = 0
-    for step in range(1, n_samples + 1):
-        if pos == P:
-            order = rng.permutation(P)
+    for step in range(1, cfg.n_samples + 1):
+        if pos == cfg.P:
+            order = rng.permutation(cfg.P)
             pos = 0
         x = X[order[pos]]
         pos += 1
-        if coder == "fista":
-            if step % 100 == 0:
-                L = np.array([np.linalg.norm(Dk, 2) ** 2 for Dk in D]) * 1.1
-            a, _ = nonneg_lasso_batched(D, x, lam1, L, tol=code_tol, max_iter=code_max_iter)
-        else:
-            a = np.stack([nonneg_lasso_cd(G[k], D[k].T @ x, x, lam1, tol=code_tol,
-                                          max_iter=code_max_iter, _cd=cd) for k in range(K)])
-        nnz_acc += (a > 0).sum(axis=1)
-        nnz_count += 1
-        for k in range(K):
-            act = np.flatnonzero(a[k] > 0)
-            if act.size == 0:
-                continue
-            # eq (7) with lambda_2 = 0: D <- D - eta (D a - x) a^T; only active atoms move
-            Dk = D[k]
-            r = Dk[:, act] @ a[k, act] - x
-            cols = Dk[:, act] - etas[k] * np.outer(r, a[k, act])
-            np.maximum(cols, 0.0, out=cols)
-            cols /= np.maximum(np.linalg.norm(cols, axis=0, keepdims=True), 1e-12)
-            Dk[:, act] = cols
-            if coder == "cd":
-                g = Dk.T @ cols
-                G[k][:, act] = g
-                G[k][act, :] = g.T
-        if si < snaps.size and step == snaps[si]:
-            snap_D[:, si] = D
-            nnz[:, si] = nnz_acc / max(nnz_count, 1)
-            nnz_acc[:] = 0
-            nnz_count = 0
-            si += 1
+        run.step(step, x)
         bar.update(1)
     bar.close()
+    return run.dataset()
 
-    solver = (f"coordinate descent on the Gram matrix (sklearn enet_coordinate_descent_gram), exact to "
-              f"duality gap {code_tol}*||x||^2" if coder == "cd" else
-              f"FISTA from a=0, tol={code_tol}, max_iter={code_max_iter}, L=1.1*||D||_2^2")
-    return xr.Dataset(
-        {
-            "D": (("eta", "pixel", "atom"), D.copy(),
-                  {"long_name": "learned dictionary (atoms in columns)", "units": "1"}),
-            "D_snapshots": (("eta", "snapshot", "pixel", "atom"), snap_D,
-                            {"long_name": "dictionary during learning", "units": "1"}),
-            "nnz": (("eta", "snapshot"), nnz,
-                    {"long_name": "mean non-zero coefficients per sample since previous snapshot",
-                     "units": "1"}),
-        },
-        coords={
-            "eta": ("eta", etas, {"long_name": "learning rate", "units": "1"}),
-            "snapshot": ("snapshot", snaps, {"long_name": "training samples seen", "units": "samples"}),
-        },
-        attrs={
-            "method": "SGD, batch size 1, unit-norm non-negative atoms (Lin & Tang 2019 eq 7)",
-            "coding_solver": solver,
-            "lam1": float(lam1),
-            "n_samples": int(n_samples),
-            "seed": int(seed),
-        },
-    )
+
+@dataclasses.dataclass
+class _SGDConfig:
+    """Validated arguments of :func:`sgd_dictionary`."""
+
+    X: np.ndarray
+    P: int
+    M: int
+    n_atoms: int
+    lam1: float
+    etas: np.ndarray
+    n_samples: int
+    D0: np.ndarray
+    seed: int
+    snaps: np.ndarray
+    coder: str
+    code_tol: float
+    code_max_iter: int
+
+    @classmethod
+    def check(cls, X, n_atoms, lam1, eta, n_samples, D0, seed, snapshots, coder, code_tol,
+              code_max_iter) -> "_SGDConfig":
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise ValueError(f"X must be a non-empty (P, M) array, got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X must be finite")
+        P, M = X.shape
+        if n_atoms < 1:
+            raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
+        if not (np.isfinite(lam1) and lam1 > 0):
+            raise ValueError(f"lam1 must be > 0, got {lam1}")
+        etas = np.atleast_1d(np.asarray(eta, dtype=np.float64))
+        if etas.ndim != 1 or not (np.isfinite(etas).all() and (etas > 0).all()):
+            raise ValueError(f"eta must be a positive number or sequence of positive numbers, got {eta!r}")
+        if coder not in ("cd", "fista"):
+            raise ValueError(f"coder must be 'cd' or 'fista', got {coder!r}")
+        if coder == "cd" and _cd_coder() is None:  # pragma: no cover
+            raise ValueError("coder='cd' needs scikit-learn's enet_coordinate_descent_gram; use coder='fista'")
+        if code_tol is None:
+            code_tol = 1e-6 if coder == "cd" else 1e-4
+        if code_max_iter is None:
+            code_max_iter = 1000 if coder == "cd" else 300
+        n_samples = P if n_samples is None else int(n_samples)
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        if D0 is None:
+            D0 = random_dictionary(M, n_atoms, seed)
+        D0 = np.asarray(D0, dtype=np.float64)
+        if D0.shape != (M, n_atoms) or (D0 < 0).any():
+            raise ValueError(f"D0 must be a non-negative ({M}, {n_atoms}) array, got shape {D0.shape}")
+        snaps = (default_snapshots(n_samples) if snapshots is None
+                 else np.unique(np.asarray(snapshots, dtype=np.int64)))
+        if snaps.size == 0 or snaps.min() < 0 or snaps.max() > n_samples:
+            raise ValueError(f"snapshots must lie in [0, n_samples={n_samples}], got {snapshots!r}")
+        return cls(X, P, M, int(n_atoms), float(lam1), etas, n_samples, D0, int(seed), snaps, coder,
+                   float(code_tol), int(code_max_iter))
+
+
+class _SGDRun:
+    """State of the K lockstep SGD runs: dictionaries, the coder's cache, snapshots."""
+
+    def __init__(self, cfg: _SGDConfig) -> None:
+        self.cfg = cfg
+        K = cfg.etas.size
+        self.D = np.repeat(cfg.D0[None], K, axis=0).copy()
+        self.cd = _cd_coder() if cfg.coder == "cd" else None
+        if cfg.coder == "cd":
+            self.G = np.stack([np.ascontiguousarray(Dk.T @ Dk) for Dk in self.D])
+        else:
+            self.L = self._lipschitz()
+        self.snap_D = np.empty((K, cfg.snaps.size, cfg.M, cfg.n_atoms))
+        self.nnz = np.full((K, cfg.snaps.size), np.nan)
+        self.nnz_acc = np.zeros(K)
+        self.nnz_count = 0
+        self.si = 0
+        if cfg.snaps[0] == 0:
+            self.snap_D[:, 0] = self.D
+            self.si = 1
+
+    def _lipschitz(self) -> np.ndarray:
+        return np.array([np.linalg.norm(Dk, 2) ** 2 for Dk in self.D]) * 1.1
+
+    def code(self, step: int, x: np.ndarray) -> np.ndarray:
+        """Codes (K, N) of ``x`` under the K dictionaries (step 1)."""
+        cfg = self.cfg
+        if cfg.coder == "fista":
+            if step % 100 == 0:
+                self.L = self._lipschitz()
+            a, _ = nonneg_lasso_batched(self.D, x, cfg.lam1, self.L, tol=cfg.code_tol, max_iter=cfg.code_max_iter)
+            return a
+        return np.stack([nonneg_lasso_cd(self.G[k], self.D[k].T @ x, x, cfg.lam1, tol=cfg.code_tol,
+                                         max_iter=cfg.code_max_iter, _cd=self.cd) for k in range(len(self.D))])
+
+    def update(self, k: int, a: np.ndarray, x: np.ndarray) -> None:
+        """Steps 2-3 for dictionary k: eq (7) with lambda_2 = 0 on the active atoms, projection."""
+        act = np.flatnonzero(a > 0)
+        if act.size == 0:
+            return
+        # eq (7) with lambda_2 = 0: D <- D - eta (D a - x) a^T; only active atoms move
+        Dk = self.D[k]
+        r = Dk[:, act] @ a[act] - x
+        cols = Dk[:, act] - self.cfg.etas[k] * np.outer(r, a[act])
+        np.maximum(cols, 0.0, out=cols)
+        cols /= np.maximum(np.linalg.norm(cols, axis=0, keepdims=True), 1e-12)
+        Dk[:, act] = cols
+        if self.cfg.coder == "cd":
+            g = Dk.T @ cols
+            self.G[k][:, act] = g
+            self.G[k][act, :] = g.T
+
+    def step(self, step: int, x: np.ndarray) -> None:
+        """One sample: code, update every dictionary, snapshot when due."""
+        a = self.code(step, x)
+        self.nnz_acc += (a > 0).sum(axis=1)
+        self.nnz_count += 1
+        for k in range(len(self.D)):
+            self.update(k, a[k], x)
+        snaps = self.cfg.snaps
+        if self.si < snaps.size and step == snaps[self.si]:
+            self.snap_D[:, self.si] = self.D
+            self.nnz[:, self.si] = self.nnz_acc / max(self.nnz_count, 1)
+            self.nnz_acc[:] = 0
+            self.nnz_count = 0
+            self.si += 1
+
+    def dataset(self) -> xr.Dataset:
+        cfg = self.cfg
+        solver = (f"coordinate descent on the Gram matrix (sklearn enet_coordinate_descent_gram), exact to "
+                  f"duality gap {cfg.code_tol}*||x||^2" if cfg.coder == "cd" else
+                  f"FISTA from a=0, tol={cfg.code_tol}, max_iter={cfg.code_max_iter}, L=1.1*||D||_2^2")
+        return xr.Dataset(
+            {
+                "D": (("eta", "pixel", "atom"), self.D.copy(),
+                      {"long_name": "learned dictionary (atoms in columns)", "units": "1"}),
+                "D_snapshots": (("eta", "snapshot", "pixel", "atom"), self.snap_D,
+                                {"long_name": "dictionary during learning", "units": "1"}),
+                "nnz": (("eta", "snapshot"), self.nnz,
+                        {"long_name": "mean non-zero coefficients per sample since previous snapshot",
+                         "units": "1"}),
+            },
+            coords={
+                "eta": ("eta", cfg.etas, {"long_name": "learning rate", "units": "1"}),
+                "snapshot": ("snapshot", cfg.snaps, {"long_name": "training samples seen", "units": "samples"}),
+            },
+            attrs={
+                "method": "SGD, batch size 1, unit-norm non-negative atoms (Lin & Tang 2019 eq 7)",
+                "coding_solver": solver,
+                "lam1": float(cfg.lam1),
+                "n_samples": int(cfg.n_samples),
+                "seed": int(cfg.seed),
+            },
+        )

@@ -22,7 +22,7 @@ Public API
   (spike rates, spikes per time unit), ``u``, ``v`` (mean currents per phase),
   ``e = u - theta a``; ``phase`` coordinate = gamma of the phase ([0, kappa]).  With
   ``record_spikes=True`` also ``spike_t``/``spike_i``/``spike_layer`` (dim ``spike``).
-* ``learn_dictionary(X, params, learning, *, init="consistent"|"random"|dict, seed=0,
+* ``learn_dictionary(X, params, learning, *, init="consistent"|"random"|SpikingWeights, seed=0,
   snapshot_every=1000, checkpoint_path=None, progress=True, record_first_last_rates=True,
   device="standalone", chunk_size=None (-> snapshot_every, or its largest divisor <= 2000))
   -> xr.Dataset``: Algorithm 1 inside the simulation.  Final ``F(atom, pixel)``,
@@ -48,13 +48,17 @@ Environment: ``ATTRACTORLAB_BUILD_DIR`` is the root of the compiled-project cach
 """
 
 from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams
-from attractorlab.models.spiking_dictionary.learning import consistent_weights, init_weights, learn_dictionary
-from attractorlab.models.spiking_dictionary.runtime import run_network, run_parallel
+from attractorlab.models.spiking_dictionary.weights import SpikingWeights, consistent_weights, init_weights
+from attractorlab.models.spiking_dictionary.learning import learn_dictionary, weights_of
+from attractorlab.models.spiking_dictionary.runtime import run_network
+from attractorlab.models.spiking_dictionary.sweeps import run_parallel
 from attractorlab.models.spiking_dictionary.reference import simulate_reference
 
 __all__ = [
     "NetworkParams",
     "LearningParams",
+    "SpikingWeights",
+    "weights_of",
     "init_weights",
     "consistent_weights",
     "run_network",

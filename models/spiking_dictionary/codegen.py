@@ -19,14 +19,20 @@ numpy runtime and with a plain numpy simulation, so a rewrite that went wrong wo
    so the inner loop is a plain vector update that the compiler vectorises.  The queue
    push of that pathway is removed.  The feed-forward pathway carries ~90 % of all
    synaptic events of a sample (every input spike reaches all N coding neurons).
+
+:func:`patched_writer` applies them while Brian2 writes the project (a patch of its C++
+writer, active only inside the ``with`` block); :mod:`.build_cache` uses it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
-__all__ = ["DensePathway", "untimed_step_loop", "dense_pathway", "no_push", "MARKER"]
+__all__ = ["DensePathway", "untimed_step_loop", "dense_pathway", "no_push", "patched_writer", "MARKER"]
 
 MARKER = "attractorlab dense pathway"
 
@@ -124,3 +130,47 @@ def no_push(code: str, p: DensePathway) -> str:
     if len(push.findall(code)) != 1:
         return code
     return push.sub(f"\n        // {MARKER}: no queue push (pre code reads the spikespace)", code)
+
+
+@contextlib.contextmanager
+def patched_writer(pathways: Sequence[DensePathway] = ()) -> Iterator[set[str]]:
+    """Write the generated project through the rewrites of this module, and keep an
+    existing generated file whose lines differ from the new code only in order.
+
+    Brian2 2.9 emits some initialisation lines (one per clock) by iterating over a set of
+    objects, so two processes generate the same program with lines in a different order;
+    without this, every new process would rewrite ``main.cpp`` and recompile.  Yields the
+    set of files a dense-pathway rewrite was applied to.
+    """
+    from brian2.devices.cpp_standalone.device import CPPWriter
+
+    orig = CPPWriter.write
+    by_file = {}
+    for p in pathways:
+        by_file[p.code_file] = (dense_pathway, p)
+        by_file[p.push_file] = (no_push, p)
+    rewritten: set[str] = set()
+
+    def write(self, filename, contents):  # noqa: ANN001
+        if isinstance(contents, str) and filename == "network.cpp":
+            contents = untimed_step_loop(contents)
+        if isinstance(contents, str) and filename in by_file:
+            rewrite, p = by_file[filename]
+            new = rewrite(contents, p)
+            if new != contents:
+                rewritten.add(filename)
+            contents = new
+        if isinstance(contents, str):
+            full = os.path.join(self.project_dir, filename)
+            if os.path.exists(full):
+                with open(full) as f:
+                    old = f.read()
+                if old != contents and sorted(old.splitlines()) == sorted(contents.splitlines()):
+                    contents = old
+        return orig(self, filename, contents)
+
+    CPPWriter.write = write
+    try:
+        yield rewritten
+    finally:
+        CPPWriter.write = orig

@@ -107,10 +107,16 @@ def denoise_image(
         ``clean``, ``noisy``, ``denoised`` (y, x), attrs ``psnr_noisy``, ``psnr_denoised``
         (dB), ``mean_nonzeros`` (per patch), ``sigma``, ``lam``, ``stride``, ``n_patches``.
     """
-    from tqdm.auto import tqdm
+    clean, D, lam, noisy = _check_denoise_args(clean, D, lam, sigma, scaling, patch, stride, seed, noisy)
+    k = int(patch)
+    rows, cols = _positions(clean.shape, k, stride)
+    acc, cnt, nnz_total, n_patches = _code_and_average(noisy, D, lam, sigma, scaling, k, rows, cols, progress)
+    denoised = np.clip(acc / cnt, 0.0, 255.0)
+    return _denoise_dataset(clean, noisy, denoised, sigma, lam, stride, k, n_patches, nnz_total, scaling)
 
-    from attractorlab.models.spiking_dictionary.measures import nonneg_codes
 
+def _check_denoise_args(clean, D, lam, sigma, scaling, patch, stride, seed, noisy):
+    """Validated float64 image and dictionary, the coding weight, and the noisy image."""
     clean = np.asarray(clean, dtype=np.float64)
     if clean.ndim != 2:
         raise ValueError(f"clean must be a 2-D grey image, got shape {clean.shape}")
@@ -135,41 +141,64 @@ def denoise_image(
     noisy = add_noise(clean, sigma, seed=seed) if noisy is None else np.asarray(noisy, dtype=np.float64)
     if noisy.shape != clean.shape:
         raise ValueError(f"noisy must have the shape of clean {clean.shape}, got {noisy.shape}")
+    return clean, D, lam, noisy
 
+
+def _positions(shape: tuple[int, int], k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left rows and columns of the patches (every ``stride``, the last ones included)."""
+    H, W = shape
     rows = np.unique(np.r_[np.arange(0, H - k + 1, stride), H - k])
     cols = np.unique(np.r_[np.arange(0, W - k + 1, stride), W - k])
+    return rows, cols
+
+
+def _code_patches(P: np.ndarray, D: np.ndarray, lam: float, sigma: float, scaling: str) -> tuple[np.ndarray, int]:
+    """Steps 3-4 for a batch of flattened patches (n, k^2): reconstructions and non-zeros."""
+    from attractorlab.models.lasso import nonneg_codes
+
+    n, dim = P.shape
+    m = P.mean(axis=1, keepdims=True)
+    Z = P - m
+    if scaling == "patch":
+        s = np.sqrt(np.mean(Z * Z, axis=1, keepdims=True))
+        flat = s[:, 0] < 1e-8
+        s[flat] = 1.0
+    else:
+        s = np.full((n, 1), float(sigma))
+        flat = np.zeros(n, dtype=bool)
+    Z /= s
+    X = np.concatenate([np.maximum(Z, 0.0), np.maximum(-Z, 0.0)], axis=1)
+    A = np.zeros((n, D.shape[1]))
+    if (~flat).any():
+        A[~flat] = nonneg_codes(D, X[~flat], lam, tol=1e-6)
+    Xh = A @ D.T
+    Zh = Xh[:, :dim] - Xh[:, dim:]
+    Ph = m + s * Zh
+    Ph[flat] = m[flat]
+    return Ph, int((A > 0).sum())
+
+
+def _code_and_average(noisy, D, lam, sigma, scaling, k, rows, cols, progress):
+    """Code every patch (one row of positions at a time) and sum the overlapping
+    reconstructions (step 5); returns sums, counts per pixel, non-zeros and patches."""
+    from tqdm.auto import tqdm
+
     windows = np.lib.stride_tricks.sliding_window_view(noisy, (k, k))
     acc = np.zeros_like(noisy)
     cnt = np.zeros_like(noisy)
     nnz_total = 0
     n_patches = 0
-    dim = k * k
     for r in tqdm(rows, desc="denoise", unit="row", disable=not progress, mininterval=1.0):
-        P = windows[r, cols].reshape(len(cols), dim)
-        m = P.mean(axis=1, keepdims=True)
-        Z = P - m
-        if scaling == "patch":
-            s = np.sqrt(np.mean(Z * Z, axis=1, keepdims=True))
-            flat = s[:, 0] < 1e-8
-            s[flat] = 1.0
-        else:
-            s = np.full((len(cols), 1), float(sigma))
-            flat = np.zeros(len(cols), dtype=bool)
-        Z /= s
-        X = np.concatenate([np.maximum(Z, 0.0), np.maximum(-Z, 0.0)], axis=1)
-        A = np.zeros((len(cols), D.shape[1]))
-        if (~flat).any():
-            A[~flat] = nonneg_codes(D, X[~flat], lam, tol=1e-6)
-        Xh = A @ D.T
-        Zh = Xh[:, :dim] - Xh[:, dim:]
-        Ph = m + s * Zh
-        Ph[flat] = m[flat]
-        nnz_total += int((A > 0).sum())
+        Ph, nnz = _code_patches(windows[r, cols].reshape(len(cols), k * k), D, lam, sigma, scaling)
+        nnz_total += nnz
         n_patches += len(cols)
         for j, c in enumerate(cols):
             acc[r:r + k, c:c + k] += Ph[j].reshape(k, k)
             cnt[r:r + k, c:c + k] += 1.0
-    denoised = np.clip(acc / cnt, 0.0, 255.0)
+    return acc, cnt, nnz_total, n_patches
+
+
+def _denoise_dataset(clean, noisy, denoised, sigma, lam, stride, k, n_patches, nnz_total, scaling) -> xr.Dataset:
     dims = ("y", "x")
     attrs = {"units": "grey level (0-255)"}
     return xr.Dataset(

@@ -77,7 +77,9 @@ ak : 1                                    # rate at gamma = kappa
 gH : 1                                    # g_H of eq (10)
 etaD0 : 1 (shared, constant)
 etaH0 : 1 (shared, constant)
-lam2 : 1 (shared, constant)
+lam2 : 1 (shared, constant)               # weight decay lambda_2 shared by all atoms
+lam2_gain : 1 (shared, constant)          # gain g of the unit-norm rule g lam1 a_kappa,i theta_i (0: off)
+lam2_i : 1                                # weight decay of atom i in this sample's update
 kap : 1 (shared, constant)                # kappa used in eqs (9)-(12)
 p0 : 1 (shared, constant)
 sched : 1 (shared, constant)              # 0: constant rates, 1: eta0 / (1 + p / p0)
@@ -153,7 +155,8 @@ ak = upd * a_cur + (1 - upd) * ak
 a0 = phmid * a_cur + (1 - phmid) * a0
 e0 = phmid * e_cur + (1 - phmid) * e0
 inh0 = phmid * inh_cur + (1 - phmid) * inh0
-theta = upd * clip(theta - etaH_now * gH * ak / kap - 2 * etaD_now * lam2 * theta, theta_min, inf) + (1 - upd) * theta
+lam2_i = lam2 + lam2_gain * lam1 * ak * theta
+theta = upd * clip(theta - etaH_now * gH * ak / kap - 2 * etaD_now * lam2_i * theta, theta_min, inf) + (1 - upd) * theta
 s = theta
 beta = -(1 - gamma) * lam1 * s
 cnt = 0
@@ -177,12 +180,13 @@ mu = phmid * mu
 rho = phmid * rho
 """
 
-# eq (11): F_ij <- F_ij - eta_D (a_i g_j / kappa + lam2 F_ij), projected onto >= 0
-LEARN_CODE_FF = "w = clip(w - upd_post * etaD_now_post * (ak_post * gD_pre / kap_post + lam2_post * w), 0, inf)"
-# eq (11): B_kj <- B_kj - eta_D (a_j g_k / kappa + lam2 B_kj)
-LEARN_CODE_FB = "w = clip(w - upd_pre * etaD_now_pre * (ak_pre * gD_post / kap_pre + lam2_pre * w), 0, inf)"
-# eq (12), off-diagonal: H_ij <- H_ij - eta_H g_H,i a_j / kappa - 2 eta_D lam2 H_ij
+# eq (11): F_ij <- F_ij - eta_D (a_i g_j / kappa + lam2_i F_ij), projected onto >= 0
+LEARN_CODE_FF = "w = clip(w - upd_post * etaD_now_post * (ak_post * gD_pre / kap_post + lam2_i_post * w), 0, inf)"
+# eq (11): B_kj <- B_kj - eta_D (a_j g_k / kappa + lam2_j B_kj)
+LEARN_CODE_FB = "w = clip(w - upd_pre * etaD_now_pre * (ak_pre * gD_post / kap_pre + lam2_i_pre * w), 0, inf)"
+# eq (12), off-diagonal: H_ij <- H_ij - eta_H g_H,i a_j / kappa - eta_D (lam2_i + lam2_j) H_ij
+# (F B decays at eta_D (lam2_i + lam2_j) to first order; = 2 eta_D lam2 for a shared lam2)
 LEARN_CODE_LAT = (
     "w = clip(w - upd_post * (etaH_now_post * gH_post * ak_pre / kap_post"
-    " + 2 * etaD_now_post * lam2_post * w), 0, inf)"
+    " + etaD_now_post * (lam2_i_post + lam2_i_pre) * w), 0, inf)"
 )

@@ -1,12 +1,9 @@
 """Measures of Lin & Tang (2019, §4) on learned weights, and the lambda_2 calibration.
 
-* :func:`dictionary_objective`: the surrogate dictionary objective (Mairal et al. 2009) on a
-  test set, mean over x of min_{a >= 0} 1/2 ||x - D a||^2 + lam1 ||a||_1 with D = F^T
-  (PAPERS I.7(6): S = I, same lam1 for every method). It is the quantity of
-  :func:`attractorlab.models.baselines.fista.surrogate_objective`, solved here by scikit-learn's
-  coordinate descent (duality gap 1e-8 ||x||^2), which is exact like the FISTA oracle but
-  ~25x faster on the coherent non-negative dictionaries of this paper (checked against
-  it in ``tests/test_lin_tang_experiments.py``).
+* :func:`dictionary_objective` (from :mod:`attractorlab.models.lasso`): the surrogate
+  dictionary objective (Mairal et al. 2009) on a test set, mean over x of
+  min_{a >= 0} 1/2 ||x - D a||^2 + lam1 ||a||_1 with D = F^T (PAPERS I.7(6): S = I, same
+  lam1 for every method), solved by exact coordinate descent (duality gap 1e-8 ||x||^2).
 * :func:`consistency`: 1 - ||H - F B||_F / ||H||_F.
 * :func:`symmetry`: mean over atoms i of the cosine between row i of F and column i of B.
 * :func:`atom_norms`: Euclidean norms of the atoms (rows of F).
@@ -19,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from attractorlab.models.lasso import dictionary_objective, nonneg_codes
+
 __all__ = [
     "dictionary_objective",
     "consistency",
@@ -28,55 +27,6 @@ __all__ = [
     "nonneg_codes",
     "spiking_measures",
 ]
-
-
-def nonneg_codes(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8,
-                 max_iter: int = 5000) -> np.ndarray:
-    """Exact non-negative LASSO codes of the rows of ``X`` (P, M) under ``D`` (M, N) -> (P, N)."""
-    from sklearn.decomposition import sparse_encode
-
-    from attractorlab.models.baselines.sgd_dictionary import _cd_coder, nonneg_lasso_cd
-
-    D = np.asarray(D, dtype=np.float64)
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    if X.shape[1] != D.shape[0]:
-        raise ValueError(f"X must have shape (P, {D.shape[0]}), got {X.shape}")
-    cd = _cd_coder()
-    if cd is None:  # pragma: no cover - public fallback (sklearn's own tolerance)
-        return sparse_encode(X, D.T, algorithm="lasso_cd", alpha=lam1, positive=True, max_iter=max_iter)
-    G = np.ascontiguousarray(D.T @ D)
-    DtX = X @ D
-    out = np.zeros((X.shape[0], D.shape[1]))
-    for p in range(X.shape[0]):
-        out[p] = nonneg_lasso_cd(G, DtX[p], X[p], lam1, tol=tol, max_iter=max_iter, _cd=cd)
-    return out
-
-
-def dictionary_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, return_nnz: bool = False,
-                   tol: float = 1e-8):
-    """Surrogate objective: mean over rows x of X of min_{a>=0} 1/2||x - Da||^2 + lam1||a||_1.
-
-    Parameters
-    ----------
-    D : (M, N) array, atoms in columns (for the spiking net ``D = F.T``).
-    X : (P, M) array, test signals.
-    lam1 : float, sparsity weight (> 0).
-    return_nnz : bool, also return the mean number of non-zero coefficients per signal.
-
-    Returns
-    -------
-    float (and float) -- objective in the units of 1/2 ||x||^2.
-    """
-    if not (np.isfinite(lam1) and lam1 > 0):
-        raise ValueError(f"lam1 must be > 0, got {lam1}")
-    D = np.asarray(D, dtype=np.float64)
-    X = np.asarray(X, dtype=np.float64)
-    A = nonneg_codes(D, X, lam1, tol=tol)
-    R = X - A @ D.T
-    obj = float(np.mean(0.5 * np.sum(R * R, axis=1) + lam1 * A.sum(axis=1)))
-    if return_nnz:
-        return obj, float(np.mean((A > 0).sum(axis=1)))
-    return obj
 
 
 def consistency(F: np.ndarray, B: np.ndarray, H: np.ndarray) -> float:

@@ -17,13 +17,15 @@ __all__ = [
     "NetworkParams",
     "LearningParams",
     "check_inputs",
-    "check_weights",
     "SCHEDULES",
+    "LAM2_RULES",
     "FLOAT_DTYPES",
     "check_gamma",
 ]
 
 SCHEDULES = ("constant", "inverse")
+#: Allowed values of ``LearningParams.lam2_rule``.
+LAM2_RULES = ("constant", "unit_norm")
 
 
 def _finite(name: str, value: Any) -> float:
@@ -116,6 +118,22 @@ class NetworkParams:
         """Two phases, in model time units."""
         return 2.0 * self.phase_duration
 
+    def as_namespace(self) -> dict[str, Any]:
+        """Brian2 names of the compiled-in constants (``namespace=`` of the groups):
+        ``tau`` = 1 second (one model time unit) and ``phase_len`` = T seconds."""
+        import brian2 as b2
+
+        return {"tau": 1 * b2.second, "phase_len": self.phase_duration * b2.second}
+
+    def run_values(self, learning: bool = False) -> dict[str, float]:
+        """Brian2 names and values of the coding group's shared constants set at run time
+        (``run_args`` on the standalone device): ``lam1``; with ``learning`` also ``kap``
+        (kappa of eqs 9-12) and ``theta_min``."""
+        out = {"lam1": float(self.lam1)}
+        if learning:
+            out.update(kap=float(self.kappa), theta_min=float(self.theta_min))
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         # The default is left out so that provenance and checkpoint keys written before
@@ -136,11 +154,34 @@ class LearningParams:
     eta_H : float, optional
         Rate eta_H > 0 for H (eq 12); default 15 eta_D (section 3.3).
     lam2 : float
-        Weight decay lambda_2 >= 0 of eq (6).
+        Weight decay lambda_2 >= 0 of eq (6), shared by all atoms.
     schedule : {"constant", "inverse"}
         ``"inverse"``: eta(p) = eta0 / (1 + p / p0) with p the number of samples seen.
     p0 : float
         Time constant of the inverse schedule, in samples (> 0).
+    lam2_rule : {"constant", "unit_norm"}
+        ``"constant"``: every atom decays at ``lam2`` (eqs 11-12).  ``"unit_norm"``: atom i
+        decays at lambda_2,i = ``lam2`` + lambda_1 a_kappa,i theta_i in each sample's update,
+        with a_kappa,i the coding neuron's own rate and theta_i = H_ii its own threshold (the
+        network's estimate of ||d_i||^2), so the rule is local.  Why it keeps atoms at unit
+        norm: under eq (11) the squared norm of atom i changes by
+        -2 eta_D a_i (d_i^T (D a - x) + lambda_2,i ||d_i||^2 / a_i); at the network's fixed
+        point d_i^T (x - D a) = lambda_1 s_i = lambda_1 theta_i for every active atom (the
+        KKT condition of eq 16 with s = diag(H)), so with ``lam2 = 0`` the change is
+        2 eta_D lambda_1 a_i theta_i (1 - ||d_i||^2): unit norm is the stable fixed point of
+        every used atom, whatever the data (an Oja-like rule); unused atoms do not decay.
+        H decays at eta_D (lambda_2,i + lambda_2,j) to follow F B (eq 12).  The spiking
+        learning signals are biased (e.g. the phase-0 transient of the input rates), so the
+        rule's term is multiplied by a gain g (``lam2_gain``), one number for the whole
+        network, adapted between simulation chunks (``norm_tau``).
+    lam2_gain : float
+        Initial gain g > 0 of the unit-norm rule: lambda_2,i = lam2 + g lambda_1 a_kappa,i theta_i.
+    norm_tau : float
+        Time constant (samples) of the gain's adaptation after each chunk of n samples:
+        g <- g * (mean_i ||F_i||^2)^(n / norm_tau), a slow integral controller that holds the
+        *mean* atom norm at 1 (the paper sets lambda_2 by hand "so that mean atom norms
+        converge to about 1"; this automates that global knob).  0 keeps g fixed (the
+        purely local rule).  Ignored by the ``"constant"`` rule.
     """
 
     eta_D: float
@@ -148,6 +189,9 @@ class LearningParams:
     lam2: float = 0.0
     schedule: str = "constant"
     p0: float = 1e4
+    lam2_rule: str = "constant"
+    lam2_gain: float = 1.0
+    norm_tau: float = 5000.0
 
     def __post_init__(self) -> None:
         eta_D = _finite("eta_D", self.eta_D)
@@ -166,14 +210,56 @@ class LearningParams:
         p0 = _finite("p0", self.p0)
         if p0 <= 0:
             raise ValueError(f"p0 must be > 0 samples, got {self.p0!r}")
+        if self.lam2_rule not in LAM2_RULES:
+            raise ValueError(f"lam2_rule must be one of {LAM2_RULES}, got {self.lam2_rule!r}")
+        gain = _finite("lam2_gain", self.lam2_gain)
+        if gain <= 0:
+            raise ValueError(f"lam2_gain must be > 0, got {self.lam2_gain!r}")
+        tau = _finite("norm_tau", self.norm_tau)
+        if tau < 0:
+            raise ValueError(f"norm_tau must be >= 0 samples (0: fixed gain), got {self.norm_tau!r}")
 
     def rates_at(self, p: float | np.ndarray) -> tuple[Any, Any]:
         """(eta_D, eta_H) after ``p`` samples."""
         f = 1.0 if self.schedule == "constant" else 1.0 / (1.0 + np.asarray(p, dtype=float) / self.p0)
         return self.eta_D * f, self.eta_H * f
 
+    def decay_per_atom(self, lam1: float, a_kappa: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """lambda_2,i of each atom for one sample's update (see ``lam2_rule``)."""
+        a_kappa = np.asarray(a_kappa, dtype=np.float64)
+        if self.lam2_rule == "unit_norm":
+            return self.lam2 + self.lam2_gain * lam1 * a_kappa * np.asarray(theta, dtype=np.float64)
+        return np.full(a_kappa.shape, float(self.lam2))
+
+    def adapted_gain(self, gain: float, F: np.ndarray, n_samples: int) -> float:
+        """Gain of the unit-norm rule after a chunk of ``n_samples`` that ended with ``F``
+        (see ``norm_tau``); ``gain`` unchanged for the constant rule or ``norm_tau = 0``."""
+        if self.lam2_rule != "unit_norm" or self.norm_tau == 0:
+            return float(gain)
+        mean_sq = float(np.mean(np.sum(np.asarray(F, dtype=np.float64) ** 2, axis=1)))
+        return float(gain * max(mean_sq, 1e-6) ** (n_samples / self.norm_tau))
+
+    def run_values(self, p_offset: float, gain: float | None = None) -> dict[str, float]:
+        """Brian2 names and values of Algorithm 1's shared constants for a simulation that
+        starts after ``p_offset`` samples, the unit-norm rule at ``gain`` (default
+        ``lam2_gain``; 0 for the constant rule): ``etaD0, etaH0, lam2, lam2_gain, p0,
+        sched, p_offset``."""
+        gain = self.lam2_gain if gain is None else gain
+        return {
+            "etaD0": float(self.eta_D), "etaH0": float(self.eta_H), "lam2": float(self.lam2),
+            "lam2_gain": float(gain) if self.lam2_rule == "unit_norm" else 0.0,
+            "p0": float(self.p0), "sched": 0.0 if self.schedule == "constant" else 1.0,
+            "p_offset": float(p_offset),
+        }
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        # The default is left out so that provenance and checkpoint keys written before
+        # this option existed stay valid (absent means "constant").
+        if d["lam2_rule"] == "constant":
+            for k in ("lam2_rule", "lam2_gain", "norm_tau"):
+                del d[k]
+        return d
 
 
 def check_inputs(X: Any, params: NetworkParams) -> np.ndarray:
@@ -192,37 +278,6 @@ def check_inputs(X: Any, params: NetworkParams) -> np.ndarray:
     if (X < 0).any():
         raise ValueError(f"X must be >= 0 (non-negative inputs, split sign channels), got min {X.min()}")
     return X
-
-
-def check_weights(weights: Mapping[str, Any], params: NetworkParams) -> dict[str, np.ndarray]:
-    """Validate a weight dict ``{F (N,M), B (M,N), H (N,N), s (N,)}``; returns float64 copies.
-
-    All entries must be finite and >= 0, and diag(H) (the thresholds) > 0.  ``s`` defaults
-    to diag(H) when missing.
-    """
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"weights must be a dict with keys F, B, H (and s), got {type(weights).__name__}")
-    N, M = params.n_coding, params.n_input
-    shapes = {"F": (N, M), "B": (M, N), "H": (N, N), "s": (N,)}
-    out = {}
-    for key in ("F", "B", "H", "s"):
-        if key not in weights:
-            if key == "s" and "H" in out:
-                out["s"] = np.diag(out["H"]).copy()
-                continue
-            raise ValueError(f"weights is missing {key!r}; required keys are F, B, H (s optional)")
-        arr = np.array(weights[key], dtype=np.float64)
-        if arr.shape != shapes[key]:
-            raise ValueError(f"weights[{key!r}] must have shape {shapes[key]}, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"weights[{key!r}] must be finite (no NaN or inf)")
-        if (arr < 0).any():
-            raise ValueError(f"weights[{key!r}] must be >= 0 (non-negative weights), got min {arr.min()}")
-        out[key] = arr
-    th = np.diag(out["H"])
-    if (th <= 0).any():
-        raise ValueError(f"diag(weights['H']) (thresholds theta) must be > 0, got min {th.min()}")
-    return out
 
 
 def check_gamma(gamma: Any, params: NetworkParams) -> tuple[float, float]:

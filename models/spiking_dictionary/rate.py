@@ -18,17 +18,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from attractorlab.models.spiking_dictionary.params import (
-    NetworkParams,
-    check_gamma,
-    check_inputs,
-    check_weights,
-)
+from attractorlab.models.spiking_dictionary.params import NetworkParams, check_gamma, check_inputs
+from attractorlab.models.spiking_dictionary.weights import SpikingWeights, as_weights
 
 __all__ = ["simulate_rate"]
 
 
-def simulate_rate(X: Any, weights: Mapping[str, Any], params: NetworkParams, *,
+def simulate_rate(X: Any, weights: SpikingWeights | Mapping[str, Any], params: NetworkParams, *,
                   gamma: tuple[float, float] | None = None, duration: float | None = None,
                   dt: float | None = None) -> dict[str, np.ndarray]:
     """Integrate the rate model for each row of ``X``, two phases per sample.
@@ -37,8 +33,8 @@ def simulate_rate(X: Any, weights: Mapping[str, Any], params: NetworkParams, *,
     ----------
     X : (P, M) array, >= 0
         Inputs.
-    weights : dict
-        ``F, B, H, s`` as for the spiking network.
+    weights : SpikingWeights (or a mapping F, B, H[, s])
+        As for the spiking network.
     params : NetworkParams
         Constants (lam1, kappa, phase_duration, dt).
     gamma : (float, float), optional
@@ -53,14 +49,14 @@ def simulate_rate(X: Any, weights: Mapping[str, Any], params: NetworkParams, *,
         ``b_mean``: rates averaged over each phase (what spike counts estimate).
     """
     X = check_inputs(X, params)
-    w = check_weights(weights, params)
+    w = as_weights(weights, params.n_input, params.n_coding)
     g = check_gamma(gamma, params)
     T = params.phase_duration if duration is None else float(duration)
     h = params.dt if dt is None else float(dt)
     if not (T > 0 and 0 < h <= T):
         raise ValueError(f"need 0 < dt <= duration, got dt={h}, duration={T}")
     steps = int(round(T / h))
-    F, B, H, s = w["F"], w["B"], w["H"], w["s"]
+    F, B, H, s = w.F, w.B, w.H, w.s
     theta = np.diag(H)
     W = H - np.diag(theta)
     P = X.shape[0]

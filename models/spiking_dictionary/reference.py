@@ -17,22 +17,18 @@ Algorithm 1 (:func:`algorithm1_update`) is written from the paper's matrix formu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import numpy as np
 
-from attractorlab.models.spiking_dictionary.params import (
-    LearningParams,
-    NetworkParams,
-    check_gamma,
-    check_inputs,
-    check_weights,
-)
+from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams, check_gamma, check_inputs
+from attractorlab.models.spiking_dictionary.weights import SpikingWeights, as_weights
 
 __all__ = ["simulate_sample", "simulate_reference", "algorithm1_update", "learn_reference"]
 
 
-def simulate_sample(x: np.ndarray, w: Mapping[str, np.ndarray], params: NetworkParams,
+def simulate_sample(x: np.ndarray, w: SpikingWeights, params: NetworkParams,
                     gamma: tuple[float, float]) -> dict[str, np.ndarray]:
     """Simulate one sample (two phases, start state mu = rho = 0).
 
@@ -42,7 +38,7 @@ def simulate_sample(x: np.ndarray, w: Mapping[str, np.ndarray], params: NetworkP
         ``cnt_coding`` (2, N), ``cnt_input`` (2, M) spike counts, ``U`` (2, N), ``V`` (2, M)
         integrals of the current over each phase, ``inh`` (2, N) = W @ counts.
     """
-    F, B, H, s = w["F"], w["B"], w["H"], w["s"]
+    F, B, H, s = w.F, w.B, w.H, w.s
     theta = np.diag(H).copy()
     W = H - np.diag(theta)
     N, M = F.shape
@@ -85,7 +81,7 @@ def simulate_sample(x: np.ndarray, w: Mapping[str, np.ndarray], params: NetworkP
     return out
 
 
-def simulate_reference(X: Any, weights: Mapping[str, Any], params: NetworkParams,
+def simulate_reference(X: Any, weights: SpikingWeights | Mapping[str, Any], params: NetworkParams,
                        gamma: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
     """Simulate every row of ``X`` with fixed weights.
 
@@ -96,7 +92,7 @@ def simulate_reference(X: Any, weights: Mapping[str, Any], params: NetworkParams
         currents; ``e = u - theta a``; ``cnt_coding``, ``cnt_input`` counts.
     """
     X = check_inputs(X, params)
-    w = check_weights(weights, params)
+    w = as_weights(weights, params.n_input, params.n_coding)
     g = check_gamma(gamma, params)
     res = [simulate_sample(x, w, params, g) for x in X]
     out = {k: np.stack([r[k] for r in res]) for k in res[0]}
@@ -105,61 +101,67 @@ def simulate_reference(X: Any, weights: Mapping[str, Any], params: NetworkParams
     out["b"] = out["cnt_input"] / T
     out["u"] = out["U"] / T
     out["v"] = out["V"] / T
-    out["e"] = out["u"] - np.diag(w["H"])[None, None, :] * out["a"]
+    out["e"] = out["u"] - np.diag(w.H)[None, None, :] * out["a"]
     return out
 
 
-def algorithm1_update(w: Mapping[str, np.ndarray], sample: Mapping[str, np.ndarray],
-                      params: NetworkParams, learning: LearningParams, p: int) -> dict[str, np.ndarray]:
+def algorithm1_update(w: SpikingWeights, sample: Mapping[str, np.ndarray],
+                      params: NetworkParams, learning: LearningParams, p: int,
+                      gain: float | None = None) -> SpikingWeights:
     """One step of Algorithm 1 (eqs 9-12 and the projection) from one sample's statistics.
 
     Parameters
     ----------
-    w : dict
-        Current ``F, B, H, s``.
+    w : SpikingWeights
+        Current weights.
     sample : dict
         ``cnt_coding`` (2, N), ``cnt_input`` (2, M), ``U`` (2, N) of the sample, simulated
         with ``w`` at gamma = (0, kappa).
     p : int
         Number of samples seen before this one (learning-rate schedule).
+    gain : float, optional
+        Gain of the unit-norm lambda_2 rule (default ``learning.lam2_gain``).
 
     Returns
     -------
-    dict
-        Updated ``F, B, H, s`` (s = diag(H)).
+    SpikingWeights
+        Updated weights (s = diag(H)).
     """
     T = params.phase_duration
     kap = params.kappa
     kc = 1.0 - kap
-    F, B, H = w["F"], w["B"], w["H"]
+    F, B, H = w.F, w.B, w.H
     theta = np.diag(H)
     a0, ak = sample["cnt_coding"] / T
     b0, bk = sample["cnt_input"] / T
     u0, uk = sample["U"] / T
     e0, ek = u0 - theta * a0, uk - theta * ak
     etaD, etaH = learning.rates_at(p)
-    lam2 = learning.lam2
+    if gain is not None:
+        learning = dataclasses.replace(learning, lam2_gain=gain)
+    lam2 = learning.decay_per_atom(params.lam1, ak, theta)   # (N,): lambda_2 of each atom
     gD = bk - b0                                              # eq (9)
     gH = kc * H @ (a0 - ak) + (kc * e0 - ek)                  # eq (10)
-    F_new = F - etaD * (np.outer(ak, gD) / kap + lam2 * F)    # eq (11)
-    B_new = B - etaD * (np.outer(gD, ak) / kap + lam2 * B)
-    H_new = H - etaH * np.outer(gH, ak) / kap - 2 * etaD * lam2 * H   # eq (12)
+    F_new = F - etaD * (np.outer(ak, gD) / kap + lam2[:, None] * F)    # eq (11)
+    B_new = B - etaD * (np.outer(gD, ak) / kap + lam2[None, :] * B)
+    H_new = H - etaH * np.outer(gH, ak) / kap - etaD * (lam2[:, None] + lam2[None, :]) * H   # eq (12)
     F_new = np.maximum(F_new, 0.0)
     B_new = np.maximum(B_new, 0.0)
     th = np.maximum(np.diag(H_new), params.theta_min)
     H_new = np.maximum(H_new, 0.0)
     H_new[np.diag_indices_from(H_new)] = th
-    return {"F": F_new, "B": B_new, "H": H_new, "s": th.copy()}
+    return SpikingWeights(F_new, B_new, H_new, th.copy())
 
 
-def learn_reference(X: Any, weights: Mapping[str, Any], params: NetworkParams,
-                    learning: LearningParams, p_offset: int = 0) -> tuple[dict[str, np.ndarray], list[dict]]:
-    """Algorithm 1 with the numpy oracle: simulate each sample, then update.
+def learn_reference(X: Any, weights: SpikingWeights | Mapping[str, Any], params: NetworkParams,
+                    learning: LearningParams, p_offset: int = 0) -> tuple[SpikingWeights, list[dict]]:
+    """Algorithm 1 with the numpy oracle: simulate each sample, then update (the gain of
+    the unit-norm rule stays at ``learning.lam2_gain``: it is adapted between chunks only).
 
     Returns the final weights and the per-sample statistics (spike counts) used.
     """
     X = check_inputs(X, params)
-    w = check_weights(weights, params)
+    w = as_weights(weights, params.n_input, params.n_coding)
     stats = []
     for k, x in enumerate(X):
         st = simulate_sample(x, w, params, (0.0, params.kappa))

@@ -41,7 +41,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-__all__ = ["grid_points", "run_grid", "merge_runs", "lin_tang_task", "example_task"]
+__all__ = ["grid_points", "run_grid", "merge_runs", "run_parallel", "lin_tang_task", "example_task"]
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -63,6 +63,31 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 def _call(task: Callable[..., xr.Dataset], kwargs: dict[str, Any]) -> xr.Dataset:
     return task(**kwargs)
+
+
+def _call_pair(fn_and_kwargs: tuple[Callable, dict]) -> Any:
+    fn, kwargs = fn_and_kwargs
+    return fn(**kwargs)
+
+
+def run_parallel(fn: Callable[..., Any], kwargs_list: Sequence[Mapping[str, Any]],
+                 max_workers: int = 2) -> list[Any]:
+    """Run ``fn(**kwargs)`` for each entry in separate processes (one thread each).
+
+    Every worker process binds to its own build folder (the compiled original or a
+    timestamp-preserving copy of it, see :mod:`.build_cache`), so runs never share results
+    or ``run_args`` files.  ``fn`` must be importable (a module-level function), e.g.
+    :func:`~.runtime.run_network` or :func:`~.learning.learn_dictionary`.  Results come
+    back in input order.
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    if int(max_workers) < 1:
+        raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=int(max_workers), mp_context=ctx) as ex:
+        return list(ex.map(_call_pair, [(fn, dict(k)) for k in kwargs_list]))
 
 
 def merge_runs(results: Sequence[xr.Dataset], points: Sequence[Mapping[str, Any]]) -> xr.Dataset:
@@ -163,37 +188,44 @@ def lin_tang_task(
     init: str = "consistent",
     seed: int = 0,
     snapshot_every: int | None = None,
+    chunk_size: int | None = None,
+    return_dictionary: bool = False,
 ) -> xr.Dataset:
     """One spiking dictionary-learning run (for sweeps): final test objective and measures.
 
-    Returns a small Dataset: scalars ``final_objective``, ``final_nnz``,
-    ``mean_atom_norm``, ``consistency``, ``symmetry``, ``lam2``, ``wall_time`` (s) and the
-    curve ``objective(snapshot)`` with ``samples_seen(snapshot)``.
+    ``lam2`` is a number, ``"auto"`` (:func:`~.measures.calibrate_lam2`) or ``"unit_norm"``
+    (the per-atom rule of :class:`~.params.LearningParams`).  Returns a small Dataset:
+    scalars ``final_objective``, ``final_nnz``, ``mean_atom_norm``, ``consistency``,
+    ``symmetry``, ``lam2``, ``wall_time`` (s) and the curve ``objective(snapshot)`` with
+    ``samples_seen(snapshot)``; with ``return_dictionary`` also the final ``D = F^T``
+    (pixel, atom) and the data set's ``image_shape`` and ``split_sign`` in attrs.
     """
     import time
 
     from attractorlab.models.baselines.sgd_dictionary import random_dictionary
-    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, consistent_weights, learn_dictionary
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
+    from attractorlab.models.spiking_dictionary.learning import learn_dictionary
     from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
+    from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams
+    from attractorlab.models.spiking_dictionary.weights import consistent_weights
 
-    if lam2 != "auto" and (isinstance(lam2, str) or not float(lam2) >= 0):
-        raise ValueError(f"lam2 must be a number >= 0 or 'auto', got {lam2!r}")
+    if lam2 not in ("auto", "unit_norm") and (isinstance(lam2, str) or not float(lam2) >= 0):
+        raise ValueError(f"lam2 must be a number >= 0 or 'auto' or 'unit_norm', got {lam2!r}")
     data = load_lin_tang_dataset(dataset, n_train=n_train, n_test=n_test, seed=seed)
     N = data.n_atoms if n_atoms is None else int(n_atoms)
     X = data.X_train[np.random.default_rng(seed).permutation(n_train)]
-    if lam2 == "auto":
-        lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
-    lam2 = float(lam2)
+    if lam2 == "unit_norm":
+        learning = LearningParams(eta_D=eta_D, lam2_rule="unit_norm")
+    else:
+        learning = LearningParams(eta_D=eta_D, lam2=calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
+                                  if lam2 == "auto" else float(lam2))
     D0 = random_dictionary(data.n_input, N, seed)
-    init_w: Any = init
-    if init == "consistent":
-        init_w = consistent_weights(D0)
+    init_w: Any = consistent_weights(D0) if init == "consistent" else init
     params = NetworkParams(data.n_input, N, lam1=lam1)
     every = snapshot_every or max(1, n_train // 10)
     t0 = time.perf_counter()
-    ds = learn_dictionary(X, params, LearningParams(eta_D=eta_D, lam2=lam2), init=init_w, seed=seed,
-                          snapshot_every=every, progress=False)
+    ds = learn_dictionary(X, params, learning, init=init_w, seed=seed, snapshot_every=every,
+                          chunk_size=chunk_size, progress=False)
     wall = time.perf_counter() - t0
     m = spiking_measures(ds, data.X_test, lam1)
     out = xr.Dataset(
@@ -204,11 +236,16 @@ def lin_tang_task(
             "mean_atom_norm": ((), float(m["mean_atom_norm"].values[-1]), m["mean_atom_norm"].attrs),
             "consistency": ((), float(m["consistency"].values[-1]), m["consistency"].attrs),
             "symmetry": ((), float(m["symmetry"].values[-1]), m["symmetry"].attrs),
-            "lam2": ((), lam2, {"long_name": "weight decay lambda_2", "units": "1"}),
+            "lam2": ((), float(learning.lam2), {"long_name": "weight decay lambda_2 (shared part)", "units": "1"}),
+            "lam2_gain": ((), float(ds["lam2_gain_snap"].values[-1]),
+                          {"long_name": "final gain of the unit-norm lambda_2 rule", "units": "1"}),
             "wall_time": ((), wall, {"long_name": "learning wall time", "units": "s"}),
         },
         coords={"samples_seen": m["samples_seen"]},
     )
+    if return_dictionary:
+        out["D"] = (("pixel", "atom"), ds["F"].values.T.copy(), {"long_name": "learned dictionary F^T", "units": "1"})
+        out.attrs.update(image_shape=list(data.image_shape), split_sign=int(data.split_sign))
     return out
 
 

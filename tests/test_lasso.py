@@ -1,4 +1,4 @@
-"""FISTA non-negative LASSO (models/baselines/fista.py) against scikit-learn.
+"""The non-negative LASSO module (models/lasso.py): FISTA against scikit-learn.
 
 scikit-learn's ``Lasso`` minimises 1/(2 n) ||y - X w||^2 + alpha ||w||_1 with n the number
 of rows of X (here the M pixels), so our lam corresponds to alpha = lam / M.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attractorlab.models.baselines.fista import lasso_objective, nonneg_lasso
+from attractorlab.models.lasso import lasso_objective, nonneg_lasso
 
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
