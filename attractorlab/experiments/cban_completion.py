@@ -31,7 +31,6 @@ the Omniglot top layer has 512 channels (D.3; §4.3 says 256).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -60,6 +59,8 @@ __all__ = [
     "completion_scores",
     "run_completion",
     "completion_claims",
+    "draw_completion_figure",
+    "draw_completion_diagnostics",
     "omniglot_experiment",
     "cifar10_experiment",
     "format_table",
@@ -376,19 +377,44 @@ def _variant_job(variant, *, cfg, out_dir, train_images, test_images, observed, 
             "train_seconds": float(np.sum(hist.get("epoch_seconds", [])))}
 
 
-def _completion_figures(ds: xr.Dataset, out_dir: Path, figure: str) -> None:
-    from attractorlab.analysis.figures.cban_completion import completion_figure, convergence_figure, learning_curves
-    from attractorlab.results import save_figure
+def draw_completion_figure(ds: xr.Dataset, path: Path, *, fmt: str | None = None) -> Path:
+    """Figs 5 / 6: completion examples with PSNR and SSIM bars of a ``results.nc`` Dataset,
+    drawn in the project style and written to ``path`` (format from its suffix or ``fmt``)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from attractorlab.analysis.figures import style
+    from attractorlab.analysis.figures.cban_completion import completion_figure
 
     fig_models = [m for m in ("cban", "cban_asym", "cban_notd", "cd_vae") if m in ds.model.values]
-    axes = completion_figure(ds, models=fig_models)
-    save_figure(axes[0].figure, out_dir / f"{figure}.png", dpi=120)
-    if "monitor_psnr" in ds and np.isfinite(ds.monitor_psnr.values).any():
-        ax = learning_curves(ds)
-        save_figure(ax.figure, out_dir / "learning_curves.png", dpi=120)
-    if "trace_residual" in ds:
-        axes = convergence_figure(ds, models=[m for m in ("cban", "cban_asym") if m in ds.model.values])
-        save_figure(axes[0].figure, out_dir / "convergence.png", dpi=120)
+    with style.style_context():
+        axes = completion_figure(ds, models=fig_models)
+        return style.save(axes[0].figure, path, fmt=fmt)
+
+
+def draw_completion_diagnostics(ds: xr.Dataset, out_dir: Path, *, fmt: str | None = "png") -> list[Path]:
+    """Learning curves (monitor PSNR per epoch) and convergence traces (residual and energy,
+    CBAN against CBAN-asym) of a completion run, where its results hold them."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from attractorlab.analysis.figures import style
+    from attractorlab.analysis.figures.cban_completion import convergence_figure, learning_curves
+
+    out = []
+    with style.style_context():
+        if "monitor_psnr" in ds and np.isfinite(ds.monitor_psnr.values).any():
+            ax = learning_curves(ds)
+            out.append(style.save(ax.figure, Path(out_dir) / "learning_curves", fmt=fmt))
+        if "trace_residual" in ds:
+            axes = convergence_figure(ds, models=[m for m in ("cban", "cban_asym") if m in ds.model.values])
+            out.append(style.save(axes[0].figure, Path(out_dir) / "convergence", fmt=fmt))
+    return out
+
+
+def _completion_figures(ds: xr.Dataset, out_dir: Path, figure: str) -> None:
+    draw_completion_figure(ds, out_dir / f"{figure}.png")
+    draw_completion_diagnostics(ds, out_dir)
 
 
 _PAPER_TABLE2 = {"psnr": {"cban": 24.1136, "cban_theta1": 24.4494}, "ssim": {"cban": 0.9275, "cban_theta1": 0.9440},
@@ -535,9 +561,12 @@ def cifar10_experiment(config: dict, out_dir: Path) -> xr.Dataset:
 
     cfg = CompletionConfig.from_dict(config)  # every setting validated before any data is read
     out_dir = Path(out_dir)
-    missing = data.cifar10_missing_batches("train")
-    data_attrs = {"data": "CIFAR-10 lossless training batches present on disk; lossless test images 0-999",
-                  "missing_train_batches": json.dumps(list(map(int, missing)))}
+    avail = data.cifar10_summary()  # shared PNG copy: 20,000 train / 1,000 test; official pickles: 50,000 / 10,000
+    source = "official python pickles" if avail["source"] == "pickle" else "shared PNG batches"
+    data_attrs = {"data": f"CIFAR-10 {source}: {avail['n_train']:,} lossless training and {avail['n_test']:,} "
+                          "lossless test images available (n_train_images / n_test_images of them used)",
+                  "data_source": avail["source"], "n_train_available": int(avail["n_train"]),
+                  "n_test_available": int(avail["n_test"])}
     train_x = cifar10_images("train", limit=cfg.n_train)
     test_x = cifar10_images("test", limit=cfg.n_test)
     lossy = cifar10_images("test_lossy", limit=cfg.n_test_lossy) if cfg.n_test_lossy else None

@@ -53,9 +53,11 @@ def _cifar10(results_dir: Path, out_dir: Path, fmt: str = "png") -> list[Path]:
 
 def completion_figures(results_dir: Path, out_dir: Path, fmt: str = "png", name: str = "fig5") -> list[Path]:
     """Fig 5 or 6 of a ``cban_omniglot`` / ``cban_cifar10`` run from its ``results.nc``."""
-    from attractorlab.experiments.cban_completion import draw_completion_figure
+    from attractorlab.experiments.cban_completion import draw_completion_diagnostics, draw_completion_figure
 
-    return [draw_completion_figure(_results(results_dir), Path(out_dir) / name, fmt=fmt)]
+    ds = _results(results_dir)
+    return [draw_completion_figure(ds, Path(out_dir) / name, fmt=fmt)] + \
+        draw_completion_diagnostics(ds, Path(out_dir), fmt=fmt)
 
 
 @register_figure("cban_sr", experiment="cban_sr", description="CBAN Fig 7: super-resolution examples")

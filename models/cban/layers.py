@@ -70,7 +70,8 @@ def avg_pool_adjoint(y: Tensor, exact: bool = True) -> Tensor:
     -------
     Tensor, shape (B, C, 2H, 2W)
     """
-    z = y.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    # nearest 2x upsampling; keeps the memory format (channels-last stays channels-last)
+    z = F.interpolate(y, scale_factor=2, mode="nearest")
     return z * 0.25 if exact else z
 
 
