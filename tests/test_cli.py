@@ -52,6 +52,14 @@ def test_data_list_and_check_on_real_data():
     check = _cli("data", "check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert " 0 corrupt" in check.stdout
+    cifar = data_root() / "cifar10"
+    if (cifar / "convnetjs_batches").is_dir() and not (cifar / "cifar-10-batches-py").is_dir():
+        # the shared copy keeps 20,000 training images for good: batches 20-49 are not provided, not missing
+        assert "cifar10: 20,000 training images present" in check.stdout
+        assert "30 batches not provided by the shared copy" in check.stdout
+        assert " 0 missing, 30 not provided" in check.stdout and "MISSING" not in check.stdout
+        row = next(ln for ln in out.stdout.splitlines() if ln.startswith("cifar10 "))
+        assert row.split()[1:] == ["53", "23", "0", "0", "30"]  # files, present, missing, corrupt, not provided
 
 
 def test_data_check_fails_on_a_corrupted_copy(tmp_path):
@@ -71,7 +79,7 @@ def test_data_check_fails_on_a_corrupted_copy(tmp_path):
     assert out.returncode == 1 and "CORRUPT" in out.stdout and "t10k-labels" in out.stdout
     listing = _cli("data", "list", env=env)
     row = next(ln for ln in listing.stdout.splitlines() if ln.startswith("mnist "))
-    assert row.split()[1:] == ["4", "1", "3", "1"]  # files, present, missing, corrupt
+    assert row.split()[1:] == ["4", "1", "3", "1", "0"]  # files, present, missing, corrupt, not provided
 
 
 @pytest.fixture

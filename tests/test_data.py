@@ -73,16 +73,37 @@ def test_every_file_on_disk_is_registered():
                 assert path.relative_to(ROOT).as_posix() in registered, path
 
 
-def test_present_files_verify_and_only_cifar_batches_20_49_are_missing():
+def test_present_files_verify_and_cifar_batches_20_49_are_not_provided_not_missing():
     needs("mnist")
-    missing = []
+    missing, not_provided = [], []
     for d in DATASETS:
         for s in reg.dataset_status(d):
             assert s.status != "corrupt", s.message
             if s.status == "missing":
                 missing.append(s.entry.path)
+            if s.status == "not_provided":
+                not_provided.append(s.entry.path)
+    assert missing == []
     allowed = {f"cifar10/convnetjs_batches/cifar10_batch_{b}.png" for b in range(20, 50)}
-    assert set(missing) <= allowed
+    assert set(not_provided) <= allowed == set(reg.NOT_PROVIDED)
+
+
+def test_not_provided_files_are_those_cifar10_source_md_says():
+    needs("cifar10")
+    lines = (ROOT / "cifar10" / "SOURCE.md").read_text(encoding="utf-8").splitlines()
+    text = " ".join(" ".join(ln.lstrip("> ") for ln in lines).split())  # block-quote markers dropped
+    assert "Batches 20-49 (training images 20,000-49,999) are **not** provided here" in text
+    assert sorted(int(p.rsplit("_", 1)[1][:-4]) for p in reg.NOT_PROVIDED) == list(range(20, 50))
+
+
+def test_absent_batch_outside_not_provided_is_missing(tmp_root):
+    _copy("cifar10/convnetjs_batches/cifar10_batch_0.png", tmp_root)
+    avail = data.cifar10_batches("train")
+    assert avail["present"] == [0] and avail["missing"] == list(range(1, 20))
+    assert avail["not_provided"] == list(range(20, 50))
+    st = {s.entry.path: s.status for s in reg.dataset_status("cifar10")}
+    assert st["cifar10/convnetjs_batches/cifar10_batch_1.png"] == "missing"
+    assert st["cifar10/convnetjs_batches/cifar10_batch_20.png"] == "not_provided"
 
 
 def test_parser_reads_a_table_row_and_the_t91_line():
@@ -249,8 +270,10 @@ def test_cifar10_lossless_test_matches_published_checksum():
 def test_cifar10_train_present_batches():
     needs("cifar10")
     avail = data.cifar10_batches("train")
-    assert avail["present"] + avail["missing"] == list(range(50))
+    assert sorted(avail["present"] + avail["not_provided"] + avail["missing"]) == list(range(50))
     assert data.cifar10_missing_batches() == avail["missing"]
+    summary = data.cifar10_summary()
+    assert summary["n_train"] == 1000 * len(avail["present"]) and summary["not_provided"] == avail["not_provided"]
     if 0 not in avail["present"]:
         pytest.skip("cifar10 train batch 0 absent")
     x, y, idx = data.load_cifar10("train", batches=range(10), return_index=True)
@@ -259,8 +282,9 @@ def test_cifar10_train_present_batches():
     rows = x.transpose(0, 3, 1, 2).reshape(10_000, 3072)
     assert hashlib.md5(rows.tobytes()).hexdigest() == "e089133f4b27fe2499933fb92fbbcc51"
     assert np.bincount(y).tolist() == [1005, 974, 1032, 1016, 999, 937, 1030, 1001, 1025, 981]
-    if avail["missing"]:
-        with pytest.raises(data.DataMissingError, match=f"cifar10_batch_{avail['missing'][0]}.png"):
+    absent = avail["missing"] + avail["not_provided"]
+    if absent:
+        with pytest.raises(data.DataMissingError, match=f"cifar10_batch_{absent[0]}.png"):
             data.load_cifar10("train", require_complete=True)
     with pytest.raises(ValueError, match="batches"):
         data.load_cifar10("train", batches=[50])
@@ -268,9 +292,10 @@ def test_cifar10_train_present_batches():
 
 def test_cifar10_full_train_checksum_when_complete():
     needs("cifar10")
-    if data.cifar10_missing_batches("train"):
-        n_missing = len(data.cifar10_missing_batches("train"))
-        pytest.skip(f"{n_missing} of 50 cifar10 train batches not yet in {ROOT / 'cifar10'}")
+    avail = data.cifar10_batches("train")
+    if avail["missing"] or avail["not_provided"]:
+        n_absent = len(avail["missing"] + avail["not_provided"])
+        pytest.skip(f"{n_absent} of 50 cifar10 train batches not in {ROOT / 'cifar10'} (the shared copy keeps 20)")
     x, y = data.load_cifar10("train", require_complete=True)
     assert x.shape == (50_000, 32, 32, 3) and (np.bincount(y) == 5000).all()
     assert hashlib.sha256(x.tobytes()).hexdigest() == (

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import pickle
 import re
 import tempfile
 import zipfile
@@ -21,9 +22,11 @@ from typing import Callable
 
 import numpy as np
 
+from attractorlab.data import registry as _registry
 from attractorlab.data.registry import (
     DataCorruptError,
     cache_dir,
+    data_root,
     entries,
     entry,
     fetch,
@@ -42,6 +45,8 @@ __all__ = [
     "CIFAR10_CLASSES",
     "cifar10_batches",
     "cifar10_missing_batches",
+    "cifar10_source",
+    "cifar10_summary",
     "load_cifar10",
     "BUNDLED_IMAGES",
     "bundled_image",
@@ -394,31 +399,106 @@ CIFAR10_CLASSES: tuple[str, ...] = (
 _CIFAR_DIR = "cifar10/convnetjs_batches"
 _CIFAR_TRAIN_BATCHES = tuple(range(50))
 _CIFAR_TEST_BATCHES = (50,)
+#: The official python pickles (cifar-10-python.tar.gz unpacked), checked by the md5 of
+#: :data:`attractorlab.data.registry.USER_FILES_MD5`.
+_CIFAR_PICKLE_DIR = "cifar10/cifar-10-batches-py"
+_CIFAR_PICKLE_TRAIN = tuple(f"{_CIFAR_PICKLE_DIR}/data_batch_{i}" for i in range(1, 6))
+_CIFAR_PICKLE_TEST = f"{_CIFAR_PICKLE_DIR}/test_batch"
 
 
 def _batch_rel(b: int) -> str:
     return f"{_CIFAR_DIR}/cifar10_batch_{b}.png"
 
 
-def cifar10_batches(split: str = "train") -> dict[str, list[int]]:
-    """Which 1,000-image PNG batches of ``split`` are on disk: ``{"present": [...], "missing": [...]}``.
+def cifar10_source() -> str:
+    """Where :func:`load_cifar10` reads the lossless images from.
 
-    Train batches are 0-49 (batch B = rows (B mod 10)*1000 .. +999 of ``data_batch_{B//10+1}``);
-    the test batch is 50 (test images 0-999, the only lossless test images).
+    ``"pickle"`` when ``<data root>/cifar10/cifar-10-batches-py/`` exists (the official python
+    version: all 50,000 training and 10,000 test images; every file of it must then be there
+    and match its md5), else ``"png"`` (the ConvNetJS PNG batches of the shared copy).
     """
-    from attractorlab.data.registry import data_root
+    return "pickle" if (data_root() / _CIFAR_PICKLE_DIR).is_dir() else "png"
 
+
+def cifar10_batches(split: str = "train") -> dict[str, list[int]]:
+    """Which 1,000-image batches of ``split`` can be loaded: ``{"present", "not_provided", "missing"}``.
+
+    Train batches are 0-49 (batch B = training images 1000 B .. 1000 B + 999, i.e. rows
+    (B mod 10)*1000 .. +999 of ``data_batch_{B//10+1}``); the test batch is 50 (test images
+    0-999). With the official pickles (:func:`cifar10_source` ``"pickle"``) every batch is
+    present. Otherwise a PNG batch on disk is present; an absent one is "not_provided" when
+    the shared copy does not hold it by design (training batches 20-49, see
+    :data:`~attractorlab.data.registry.NOT_PROVIDED`: no error) and "missing" otherwise.
+    """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = data_root()
     batches = _CIFAR_TRAIN_BATCHES if split == "train" else _CIFAR_TEST_BATCHES
+    if cifar10_source() == "pickle":
+        return {"present": list(batches), "not_provided": [], "missing": []}
+    root = data_root()
     present = [b for b in batches if (root / _batch_rel(b)).is_file()]
-    return {"present": present, "missing": [b for b in batches if b not in present]}
+    absent = [b for b in batches if b not in present]
+    not_provided = [b for b in absent if _batch_rel(b) in _registry.NOT_PROVIDED]
+    return {"present": present, "not_provided": not_provided,
+            "missing": [b for b in absent if b not in not_provided]}
 
 
 def cifar10_missing_batches(split: str = "train") -> list[int]:
-    """Batch numbers of ``split`` not on disk (empty when complete)."""
+    """Batch numbers of ``split`` that should be on disk and are not (empty when none is).
+
+    Batches that the shared copy does not provide by design (training batches 20-49) are
+    not missing; :func:`cifar10_batches` lists them as ``"not_provided"``.
+    """
     return cifar10_batches(split)["missing"]
+
+
+def cifar10_summary() -> dict:
+    """What the CIFAR-10 data under the data root give, without decoding any image.
+
+    Returns
+    -------
+    dict
+        ``source`` ("pickle" or "png", :func:`cifar10_source`), ``n_train`` and ``n_test``
+        (lossless images :func:`load_cifar10` returns), ``not_provided`` and ``missing``
+        (training batch numbers, see :func:`cifar10_batches`), and ``text``: one line saying so.
+
+    Raises
+    ------
+    DataMissingError, DataCorruptError
+        With the pickles: for the first file that is absent, fails its md5 or is malformed
+        (their labels are read to count the images).
+    """
+    if cifar10_source() == "pickle":
+        n_train = sum(len(_read_cifar_pickle(rel)[1]) for rel in _CIFAR_PICKLE_TRAIN)
+        n_test = len(_read_cifar_pickle(_CIFAR_PICKLE_TEST)[1])
+        return {"source": "pickle", "n_train": n_train, "n_test": n_test, "not_provided": [], "missing": [],
+                "text": f"cifar10: {n_train:,} training and {n_test:,} test images, lossless, from the official "
+                        f"python pickles in {_CIFAR_PICKLE_DIR}/ (md5 checked)"}
+    train, test = cifar10_batches("train"), cifar10_batches("test")
+    n_train, n_test = 1000 * len(train["present"]), 1000 * len(test["present"])
+    text = (f"cifar10: {n_train:,} training images present (PNG batches {_ranges(train['present']) or 'none'}), "
+            f"{n_test:,} lossless test images")
+    if train["not_provided"]:
+        nb = len(train["not_provided"])
+        text += (f"; {nb} batches not provided by the shared copy (training batches "
+                 f"{_ranges(train['not_provided'])}, {1000 * nb:,} images: by design, not an error)"
+                 "; for all 50,000 put the official cifar-10-batches-py/ folder in <data root>/cifar10/")
+    if train["missing"] or test["missing"]:
+        text += f"; MISSING batches {_ranges(train['missing'] + test['missing'])}"
+    return {"source": "png", "n_train": n_train, "n_test": n_test, "not_provided": train["not_provided"],
+            "missing": train["missing"], "text": text}
+
+
+def _ranges(nums: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
+    out, start = [], None
+    for i, x in enumerate(nums):
+        if start is None:
+            start = x
+        if i + 1 == len(nums) or nums[i + 1] != x + 1:
+            out.append(f"{start}" if start == x else f"{start}-{x}")
+            start = None
+    return ", ".join(out)
 
 
 def _cifar_labels() -> np.ndarray:
@@ -430,25 +510,81 @@ def _cifar_labels() -> np.ndarray:
     return labels
 
 
+def _read_cifar_pickle(relpath: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, 32, 32, 3) uint8 HWC and labels (n,) uint8 of one official pickle batch.
+
+    The file is checked by md5 first (only then unpickled), then its structure: a dict with
+    ``b"data"``, a uint8 array (n, 3072) whose rows are the R, G and B planes (1,024 values
+    each, row-major), and ``b"labels"``, n integers 0-9. DataCorruptError names the file otherwise.
+    """
+    path = fetch(relpath)
+
+    def bad(expected: str, actual: str):
+        return DataCorruptError("cifar10", path, expected, actual, what="content")
+
+    try:
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh, encoding="bytes")
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise bad("a CIFAR-10 python pickle", f"unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict) or b"data" not in obj or b"labels" not in obj:
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise bad("a dict with keys b'data' and b'labels'", f"{keys}")
+    raw, labels = obj[b"data"], obj[b"labels"]
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 2 or raw.shape[1] != 3072:
+        desc = f"{raw.dtype} {raw.shape}" if isinstance(raw, np.ndarray) else type(raw).__name__
+        raise bad("b'data' a uint8 array (n, 3072)", desc)
+    labels = np.asarray(labels)
+    if labels.shape != (raw.shape[0],) or labels.dtype.kind not in "iu" or (labels.size and (
+            labels.min() < 0 or labels.max() > 9)):
+        raise bad(f"b'labels' {raw.shape[0]} integers 0-9", f"{labels.dtype} {labels.shape}")
+    images = raw.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # CHW planes -> HWC
+    return np.ascontiguousarray(images), labels.astype(np.uint8)
+
+
+def _load_cifar_pickle(split: str, batches, return_index: bool):
+    parts = [_read_cifar_pickle(rel) for rel in (_CIFAR_PICKLE_TRAIN if split == "train" else (_CIFAR_PICKLE_TEST,))]
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    idx = np.arange(len(images), dtype=np.int64)
+    if batches is not None:  # batch b = images 1000 b .. 1000 b + 999 (test batch 50 = test images 0-999)
+        offset = 0 if split == "train" else 50
+        keep = np.concatenate([idx[1000 * (b - offset):1000 * (b - offset + 1)] for b in batches]) \
+            if len(batches) else np.empty(0, np.int64)
+        images, labels, idx = images[keep], labels[keep], idx[keep]
+    return (images, labels, idx) if return_index else (images, labels)
+
+
 def load_cifar10(split: str = "train", *, batches=None, require_complete: bool = False,
                  return_index: bool = False):
-    """CIFAR-10 images and labels (Krizhevsky 2009), from the ConvNetJS PNG batches.
+    """CIFAR-10 images and labels (Krizhevsky 2009).
+
+    Two sources, picked by :func:`cifar10_source`: the official python pickles when the
+    folder ``<data root>/cifar10/cifar-10-batches-py/`` exists (``data_batch_1`` ..
+    ``data_batch_5``, ``test_batch``, each checked by its published md5 and its structure:
+    all 50,000 training and 10,000 test images, lossless), else the ConvNetJS PNG batches of
+    the shared copy (the first 20,000 training images and test images 0-999, lossless;
+    training batches 20-49 are not provided by it).
 
     Parameters
     ----------
     split : {"train", "test", "test_lossy"}
-        ``"train"``: the lossless training batches **present on disk** (up to 50,000 images,
-        official order; see :func:`cifar10_missing_batches`). ``"test"``: test images
-        0-999, the only lossless test images. ``"test_lossy"``: all 10,000 test images
-        from ``test_jpeg_q75_LOSSY.zip``: JPEG quality 75 (lossy), ordered by class and then
-        by their order within the class (the global test order is not recorded); never call
+        ``"train"``: the lossless training images available (50,000 from the pickles; from
+        the PNG batches, those present, in official order; see :func:`cifar10_batches`).
+        ``"test"``: the lossless test images (10,000 from the pickles; images 0-999 from the
+        PNG batches). ``"test_lossy"``: all 10,000 test images from
+        ``test_jpeg_q75_LOSSY.zip``: JPEG quality 75 (lossy), ordered by class and then by
+        their order within the class (the global test order is not recorded); never call
         results on it "CIFAR-10 test" without saying so.
     batches : sequence of int, optional
-        Train batch numbers (0-49) to load instead of all present ones.
+        1,000-image batches to load instead of all: train 0-49 (images 1000 b .. 1000 b +
+        999), test 50 (test images 0-999).
     require_complete : bool
-        Raise :class:`DataMissingError` if any batch of ``split`` is missing.
+        Raise :class:`DataMissingError` unless all 50,000 training images (``"train"``) are
+        available: from the PNG batches, any batch absent, provided by the shared copy or
+        not, raises.
     return_index : bool
-        Also return each image's global index (train: 0-49,999; test: 0-999; test_lossy:
+        Also return each image's global index (train: 0-49,999; test: 0-9,999; test_lossy:
         the rank within its class).
 
     Returns
@@ -463,26 +599,31 @@ def load_cifar10(split: str = "train", *, batches=None, require_complete: bool =
         return _load_cifar_jpeg(return_index)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train', 'test' or 'test_lossy', got {split!r}")
-    avail = cifar10_batches(split)
-    if batches is None:
-        if require_complete and avail["missing"]:
-            fetch(_batch_rel(avail["missing"][0]))  # raises DataMissingError naming the file
-        wanted = avail["present"]
-        if not wanted:
-            fetch(_batch_rel(avail["missing"][0]))  # none present: raise DataMissingError
-    else:
+    if batches is not None:
         allowed = _CIFAR_TRAIN_BATCHES if split == "train" else _CIFAR_TEST_BATCHES
-        wanted = [int(b) for b in batches]
-        bad = [b for b in wanted if b not in allowed]
+        batches = [int(b) for b in batches]
+        bad = [b for b in batches if b not in allowed]
         if bad:
             raise ValueError(f"batches must be in {allowed[0]}..{allowed[-1]} for split {split!r}, got {bad}")
+    if cifar10_source() == "pickle":
+        return _load_cifar_pickle(split, batches, return_index)
+    avail = cifar10_batches(split)
+    absent = avail["missing"] + avail["not_provided"]
+    if batches is None:
+        if require_complete and absent:
+            fetch(_batch_rel(absent[0]))  # raises DataMissingError naming the file
+        wanted = avail["present"]
+        if not wanted:
+            fetch(_batch_rel(absent[0]))  # none present: raise DataMissingError
+    else:
+        wanted = batches
     labels_all = _cifar_labels()
     imgs, labs, index = [], [], []
     for b in wanted:
         with Image.open(fetch(_batch_rel(b))) as im:
             arr = np.asarray(im.convert("RGB"))
         if arr.shape != (1000, 1024, 3):
-            raise DataCorruptError("cifar10", Path(_batch_rel(b)), "1000x1024 RGB", str(arr.shape))
+            raise DataCorruptError("cifar10", Path(_batch_rel(b)), "1000x1024 RGB", str(arr.shape), what="content")
         imgs.append(arr.reshape(1000, 32, 32, 3))
         start = 1000 * b
         labs.append(labels_all[start:start + 1000])
@@ -567,8 +708,10 @@ def data_files(dataset: str, part: str | None = None) -> list[str]:
         ``"mnist"``: "train" or "test" (:func:`load_mnist`); ``"omniglot"``: "background" or
         "evaluation" (:func:`load_omniglot`); ``"sr_benchmarks"``: a name of ``SR_SETS``
         (:func:`load_sr_set`); ``"cifar10"``: "train" (the labels and the batches present on
-        disk, or batch 0 when none is, so that verifying names a missing file), "test" or
-        "test_lossy" (:func:`load_cifar10`). None: every file of the dataset.
+        disk, or batch 0 when none is, so that verifying names a missing file; the five
+        ``data_batch_N`` pickles when :func:`cifar10_source` is "pickle"), "test" (batch 50 and
+        the labels; the ``test_batch`` pickle) or "test_lossy" (:func:`load_cifar10`). None:
+        every registered file of the dataset.
         ``"olshausen_field"`` has no parts (:func:`load_olshausen`).
 
     Raises
@@ -594,5 +737,7 @@ def data_files(dataset: str, part: str | None = None) -> list[str]:
     labels = f"{_CIFAR_DIR}/cifar10_labels.js"
     if part == "test_lossy":
         return ["cifar10/test_jpeg_q75_LOSSY.zip"]
+    if cifar10_source() == "pickle":
+        return list(_CIFAR_PICKLE_TRAIN) if part == "train" else [_CIFAR_PICKLE_TEST]
     avail = cifar10_batches(part)
-    return [labels] + [_batch_rel(b) for b in (avail["present"] or avail["missing"][:1])]
+    return [labels] + [_batch_rel(b) for b in (avail["present"] or (avail["missing"] + avail["not_provided"])[:1])]

