@@ -99,7 +99,7 @@ def test_energy_monotone_with_bias_evidence_and_clamped_units_fixed():
     e = torch.stack([net.energy(s, ev) for s in res.trajectory])
     assert torch.all(e[1:] <= e[:-1] + REL_TOL * (1 + e[:-1].abs()))
     # clamp mode: observed units equal the evidence at every iteration
-    net.with_params(evidence_mode="clamp")
+    net = net.with_params(evidence_mode="clamp")
     with torch.no_grad():
         res = net.settle(ev, record=True)
     for s in res.trajectory:
@@ -315,3 +315,13 @@ def test_settle_traces_residual_and_energy_on_request():
         torch.testing.assert_close(res.energies[t], net.energy(s, ev))
     assert torch.all(res.energies[1:] <= res.energies[:-1] + 1e-9)  # symmetric: energy descends
     assert net.settle(ev).energies is None
+
+
+def test_with_params_returns_a_new_net_that_shares_the_weights():
+    net = build_fban(sizes=(6, 4), params=CBANParams(theta=0.01), seed=0)
+    fast = net.with_params(theta=1.0)
+    assert fast is not net and net.params.theta == 0.01 and fast.params.theta == 1.0
+    assert all(a is b for a, b in zip(net.parameters(), fast.parameters()))
+    with torch.no_grad():
+        fast.couplings[0].weight.add_(1.0)
+    assert torch.equal(net.couplings[0].weight, fast.couplings[0].weight)

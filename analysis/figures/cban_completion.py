@@ -182,25 +182,28 @@ def convergence_figure(ds: xr.Dataset, *, models=None, fig=None):
 
 
 def sr_examples(ds: xr.Dataset, *, ax=None):
-    """Fig 7: per example a crop of the HR ground truth, the CBAN output and bicubic.
+    """Fig 7: per example a crop of the HR ground truth, the CBAN output, the SRCNN-style
+    baseline's (when present) and bicubic.
 
     ``ds`` needs ``example_hr``, ``example_cban``, ``example_bicubic`` (example, y, x,
-    channel) uint8 and optionally ``example_name``.
+    channel) uint8, optionally ``example_srcnn`` and ``example_name``.
     """
     import matplotlib.pyplot as plt
 
     n = ds.sizes["example"]
+    cols = [(k, lab) for k, lab in (("example_hr", "HR"), ("example_cban", "CBAN"), ("example_srcnn", "SRCNN-style"),
+                                    ("example_bicubic", "bicubic")) if k in ds]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.4 * n))
+        _, ax = plt.subplots(figsize=(2.3 * len(cols), 2.4 * n))
     h, w = ds.sizes["crop_y"], ds.sizes["crop_x"]
     pad = 4
-    canvas = np.ones((n * (h + pad), 3 * (w + pad), 3))
+    canvas = np.ones((n * (h + pad), len(cols) * (w + pad), 3))
     for i in range(n):
-        for j, key in enumerate(("example_hr", "example_cban", "example_bicubic")):
+        for j, (key, _) in enumerate(cols):
             canvas[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = ds[key].values[i] / 255.0
     ax.imshow(canvas, interpolation="nearest")
-    ax.set_xticks([(j + 0.5) * (w + pad) for j in range(3)])
-    ax.set_xticklabels(["HR", "CBAN", "bicubic"])
+    ax.set_xticks([(j + 0.5) * (w + pad) for j in range(len(cols))])
+    ax.set_xticklabels([lab for _, lab in cols])
     names = [str(v) for v in ds["example_name"].values] if "example_name" in ds else [str(i) for i in range(n)]
     ax.set_yticks([(i + 0.5) * (h + pad) for i in range(n)])
     ax.set_yticklabels(names)

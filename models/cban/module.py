@@ -110,11 +110,18 @@ class CBAN(nn.Module):
         return CBANWeights(tuple(self.couplings), tuple(self.biases))
 
     def with_params(self, **changes) -> "CBAN":
-        """Set new dynamics settings (e.g. ``theta=1.0``) in place and return self."""
+        """The same net (shared couplings and biases) with other dynamics settings.
+
+        Returns a new module whose :class:`CBANParams` are ``self.params`` with ``changes``
+        (e.g. ``theta=1.0``); ``self`` is not modified. Training either one trains both.
+        """
+        import copy
         import dataclasses
 
-        self.params = dataclasses.replace(self.params, **changes)
-        return self
+        params = dataclasses.replace(self.params, **changes)
+        net = copy.copy(self)  # shares parameters and submodules
+        net.params = params
+        return net
 
     # ------------------------------------------------------------------ dynamics
     def init_state(self, evidence: Evidence) -> CBANState:
@@ -136,18 +143,20 @@ class CBAN(nn.Module):
         min_iter: int = 1,
         record: bool = False,
         trace_energy: bool = False,
+        all_done: Callable | None = None,
     ) -> SettleResult:
         """Run to convergence (or ``max_iter``) from ``state`` (default: :meth:`init_state`).
 
         See :func:`.functional.settle`; ``theta``/``max_iter`` default to ``self.params``.
-        ``trace_energy=True`` adds the energy after every iteration (``energies``).
+        ``trace_energy=True`` adds the energy after every iteration (``energies``);
+        ``all_done(done) -> bool`` replaces the stopping test (data-parallel training).
         """
         if state is None:
             state = self.init_state(evidence)
         return settle(
             state, evidence, self.weights(), self.params,
             theta=theta, max_iter=max_iter, min_iter=min_iter, record=record, trace_energy=trace_energy,
-            sweep_fn=self._sweep_fn,
+            sweep_fn=self._sweep_fn, all_done=all_done,
         )
 
     def forward(self, evidence: Evidence, **kw) -> SettleResult:

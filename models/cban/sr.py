@@ -19,19 +19,154 @@ evaluation by the standard protocol (Y channel, shave 2, our bicubic baseline be
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import torch
 
 from .functional import CBANParams, replicated_evidence
 from .module import CBAN, build_cban
-from .train import Batch
+from .train import Batch, TrainConfig, read_checkpoint, step_milestones, train
 
 __all__ = [
+    "SRConfig",
     "build_sr_cban",
     "sr_batch",
+    "sr_train_config",
+    "train_sr_cban",
+    "load_sr_cban",
     "super_resolve",
     "center_crop",
 ]
+
+SR_MODELS = ("cban", "srcnn")
+#: SRConfig fields that say how a run executes or is scored, not what a model learns.
+SR_RUNTIME_FIELDS = ("device", "progress", "threads", "workers", "channels_last", "compile", "variants",
+                     "eval_sets", "eval_limit", "eval_crop", "tile", "n_examples", "crop_size")
+#: Fields only the SRCNN baseline reads / only the CBAN reads.
+SRCNN_FIELDS = ("srcnn_kernels", "srcnn_lr")
+SR_CBAN_FIELDS = ("channels", "kernel_size", "init_std", "lr", "theta", "theta_late", "max_iter", "train_max_iter",
+                  "bf16")
+
+
+def _int(name, v, *, lo=1, none_ok=False):
+    if none_ok and v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f"{name} must be an int >= {lo}{' or None' if none_ok else ''}, got {v!r}")
+
+
+def _num(name, v, *, zero_ok=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if zero_ok else '> 0'}, got {v!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SRConfig:
+    """Settings of the x2 super-resolution run (defaults: App D.5); validated on creation.
+
+    Data: ``n_train_images`` of T91 (None = all 91), aligned ``patch`` x ``patch`` HR/LR
+    patches every ``stride`` pixels, ``n_patches`` of them drawn at random with ``seed``
+    (None = all), down-scaling factor ``scale``. CBAN: hidden ``channels`` (300, 300, 300),
+    ``kernel_size`` 5, ``init_std`` 1e-3, Adam ``lr`` 5e-5 divided by 10 at the epochs of
+    ``lr_steps`` = (start, every, count), convergence threshold ``theta`` 0.01 raised to
+    ``theta_late`` 0.1 half way through, iteration cap ``max_iter`` (``train_max_iter``
+    while training; None = the same). SRCNN baseline: ``srcnn_kernels`` (9, 5, 5), widths
+    chosen for the CBAN's parameter count, Adam ``srcnn_lr`` with the same steps. Both train
+    on the same patches for ``epochs`` in batches of ``batch_size``. Running and scoring
+    (:data:`SR_RUNTIME_FIELDS`): ``device``, ``progress``, ``threads``, ``workers``,
+    ``channels_last``, ``compile``, ``variants`` (models), ``eval_sets``, ``eval_limit``
+    (images per set), ``eval_crop`` (centre crop side), ``tile`` (inference tiles),
+    ``n_examples``, ``crop_size`` (Fig 7 crops).
+    """
+
+    n_train_images: int | None = None
+    n_patches: int | None = None
+    patch: int = 40
+    stride: int = 20
+    scale: int = 2
+    channels: tuple = (300, 300, 300)
+    kernel_size: int = 5
+    init_std: float = 1e-3
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 5e-5
+    lr_steps: tuple = (10, 10, 1)
+    theta: float = 0.01
+    theta_late: float = 0.1
+    max_iter: int = 100
+    train_max_iter: int | None = None
+    seed: int = 0
+    bf16: bool = False
+    srcnn_kernels: tuple = (9, 5, 5)
+    srcnn_lr: float = 1e-3
+    device: str = "cpu"
+    progress: bool = False
+    threads: int = 0
+    workers: int = 1
+    channels_last: bool = False
+    compile: bool = False
+    variants: tuple = ("cban",)
+    eval_sets: tuple = ("Set5", "Set14", "BSD100", "Urban100")
+    eval_limit: int | None = None
+    eval_crop: int | None = None
+    tile: int | None = None
+    n_examples: int = 4
+    crop_size: int = 96
+
+    def __post_init__(self):
+        for name in ("channels", "lr_steps", "srcnn_kernels", "variants", "eval_sets"):
+            v = getattr(self, name)
+            if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+                raise ValueError(f"{name} must be a list, got {v!r}")
+            object.__setattr__(self, name, tuple(v))
+        for name in ("n_train_images", "n_patches", "train_max_iter", "eval_limit", "eval_crop", "tile"):
+            _int(name, getattr(self, name), none_ok=True)
+        for name in ("patch", "stride", "scale", "kernel_size", "epochs", "batch_size", "max_iter", "workers",
+                     "crop_size"):
+            _int(name, getattr(self, name))
+        for name in ("seed", "threads", "n_examples"):
+            _int(name, getattr(self, name), lo=0)
+        for name in ("lr", "theta", "theta_late", "srcnn_lr"):
+            _num(name, getattr(self, name))
+        _num("init_std", self.init_std, zero_ok=True)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (half padding), got {self.kernel_size}")
+        if not self.channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels):
+            raise ValueError(f"channels must list positive ints, got {list(self.channels)}")
+        if len(self.srcnn_kernels) != 3 or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0
+                                               for k in self.srcnn_kernels):
+            raise ValueError(f"srcnn_kernels must be three positive odd ints, got {list(self.srcnn_kernels)}")
+        if len(self.lr_steps) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in self.lr_steps) \
+                or self.lr_steps[0] < 0 or self.lr_steps[1] < 1 or self.lr_steps[2] < 0:
+            raise ValueError(f"lr_steps must be (start >= 0, every >= 1, count >= 0) ints, got {list(self.lr_steps)}")
+        if not self.variants or any(v not in SR_MODELS for v in self.variants) or len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"variants must list distinct models of {SR_MODELS}, got {list(self.variants)}")
+        if self.patch < self.scale or self.patch % self.scale:
+            raise ValueError(f"patch must be a multiple of scale ({self.scale}), got {self.patch}")
+        if not self.eval_sets:
+            raise ValueError("eval_sets must name at least one test set")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "SRConfig":
+        """Build from an experiment's configuration dict (keys that are not fields are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in names})
+
+    def fingerprint(self, model: str) -> dict:
+        """The settings that define what ``model`` ("cban" or "srcnn") learns."""
+        if model not in SR_MODELS:
+            raise ValueError(f"model must be one of {SR_MODELS}, got {model!r}")
+        skip = set(SR_RUNTIME_FIELDS) | set(SRCNN_FIELDS if model == "cban" else SR_CBAN_FIELDS)
+        return {"model": model, **{k: v for k, v in dataclasses.asdict(self).items() if k not in skip}}
+
+    def lr_milestones(self) -> tuple[int, ...]:
+        return step_milestones(*self.lr_steps)
 
 
 def build_sr_cban(*, channels=(300, 300, 300), kernel_size: int = 5, init_std: float = 1e-3,
@@ -41,6 +176,58 @@ def build_sr_cban(*, channels=(300, 300, 300), kernel_size: int = 5, init_std: f
     # visible spatial size is irrelevant for the couplings (convolutions, no pooling)
     return build_cban(visible_shape=(6, 40, 40), channels=tuple(channels), kernel_size=kernel_size, pool=False,
                       params=params, symmetric=symmetric, init_std=init_std, seed=seed)
+
+
+def sr_train_config(cfg: SRConfig) -> TrainConfig:
+    """TD(1) SE training of the SR CBAN: Adam, rate steps, theta raised half way (D.5)."""
+    return TrainConfig(
+        loss="se", td="td1", optimizer="adam", lr=cfg.lr, lr_milestones=cfg.lr_milestones(),
+        theta_milestones=((cfg.epochs // 2, cfg.theta_late),) if cfg.epochs > 1 else (),
+        max_iter=cfg.train_max_iter, epochs=cfg.epochs, device=cfg.device, checkpoint_every=1,
+        progress=cfg.progress, seed=cfg.seed, bf16=cfg.bf16, compile=cfg.compile, channels_last=cfg.channels_last,
+    )
+
+
+def train_sr_cban(hr_u8: torch.Tensor, lr_up_u8: torch.Tensor, cfg: SRConfig, ckpt_dir: Path, *,
+                  callback: Callable | None = None):
+    """Train the SR CBAN on aligned uint8 patches (N, 3, p, p); resumable from ``ckpt_dir/cban_sr.pt``.
+
+    Returns ``(model, history)``; ``callback(model, epoch, history)`` runs after every epoch.
+    The model's threshold is the one of the last training epoch (``theta_late``).
+    """
+    model = build_sr_cban(channels=cfg.channels, kernel_size=cfg.kernel_size, init_std=cfg.init_std,
+                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed)
+    bs = cfg.batch_size
+
+    def batches(epoch, gen):
+        order = torch.randperm(len(hr_u8), generator=gen)
+        for s in range(0, len(order), bs):
+            idx = order[s:s + bs]
+            yield sr_batch(hr_u8[idx], lr_up_u8[idx])
+
+    ckpt = Path(ckpt_dir) / "cban_sr.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    cb = None if callback is None else (lambda epoch, hist: callback(model, epoch, hist))
+    hist = train(model, batches, sr_train_config(cfg), checkpoint=ckpt,
+                 run_config={**cfg.fingerprint("cban"), "n_patches_used": int(len(hr_u8))}, callback=cb)
+    theta = hist["theta"][-1] if hist.get("theta") else cfg.theta
+    return model.with_params(theta=theta), hist
+
+
+def load_sr_cban(run_dir: str | Path) -> CBAN:
+    """The trained SR CBAN of a ``cban_sr`` run folder (rebuilt from its checkpoint's settings)."""
+    path = Path(run_dir) / "checkpoints" / "cban_sr.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no SR CBAN checkpoint at {str(path)!r}; train it with the run's command first")
+    blob = read_checkpoint(path, map_location="cpu")
+    fp = blob.get("run_config", {})
+    names = {f.name for f in dataclasses.fields(SRConfig)}
+    cfg = SRConfig(**{k: v for k, v in fp.items() if k in names})
+    model = build_sr_cban(channels=cfg.channels, kernel_size=cfg.kernel_size, init_std=cfg.init_std,
+                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed)
+    model.load_state_dict(blob["model"])
+    theta = blob["history"]["theta"][-1] if blob["history"].get("theta") else cfg.theta
+    return model.with_params(theta=theta).eval()
 
 
 def _u8_to_tanh(x: torch.Tensor) -> torch.Tensor:
