@@ -48,7 +48,7 @@ SR_RUNTIME_FIELDS = ("device", "progress", "threads", "workers", "channels_last"
                      "eval_sets", "eval_limit", "eval_crop", "tile", "n_examples", "crop_size")
 #: Fields only the SRCNN baseline reads / only the CBAN reads.
 SRCNN_FIELDS = ("srcnn_kernels", "srcnn_lr")
-SR_CBAN_FIELDS = ("channels", "kernel_size", "init_std", "lr", "theta", "theta_late", "max_iter", "train_max_iter",
+SR_CBAN_FIELDS = ("channels", "activation", "kernel_size", "init_std", "lr", "theta", "theta_late", "max_iter", "train_max_iter",
                   "bf16")
 
 
@@ -71,6 +71,7 @@ class SRConfig:
     Data: ``n_train_images`` of T91 (None = all 91), aligned ``patch`` x ``patch`` HR/LR
     patches every ``stride`` pixels, ``n_patches`` of them drawn at random with ``seed``
     (None = all), down-scaling factor ``scale``. CBAN: hidden ``channels`` (300, 300, 300),
+    ``activation`` f (not named in D.5: "tanh" or "leaky_sigmoid"),
     ``kernel_size`` 5, ``init_std`` 1e-3, Adam ``lr`` 5e-5 divided by 10 at the epochs of
     ``lr_steps`` = (start, every, count), convergence threshold ``theta`` 0.01 raised to
     ``theta_late`` 0.1 half way through, iteration cap ``max_iter`` (``train_max_iter``
@@ -89,6 +90,7 @@ class SRConfig:
     stride: int = 20
     scale: int = 2
     channels: tuple = (300, 300, 300)
+    activation: str = "tanh"
     kernel_size: int = 5
     init_std: float = 1e-3
     epochs: int = 20
@@ -135,6 +137,8 @@ class SRConfig:
         _num("init_std", self.init_std, zero_ok=True)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (half padding), got {self.kernel_size}")
+        if self.activation not in ("tanh", "leaky_sigmoid"):
+            raise ValueError(f"activation must be 'tanh' or 'leaky_sigmoid', got {self.activation!r}")
         if not self.channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels):
             raise ValueError(f"channels must list positive ints, got {list(self.channels)}")
         if len(self.srcnn_kernels) != 3 or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0
@@ -170,9 +174,14 @@ class SRConfig:
 
 
 def build_sr_cban(*, channels=(300, 300, 300), kernel_size: int = 5, init_std: float = 1e-3,
-                  theta: float = 0.01, max_iter: int = 100, symmetric: bool = True, seed: int | None = 0) -> CBAN:
-    """The SR CBAN of App D.5: visible (6, H, W), hidden ``channels``, no pooling."""
-    params = CBANParams(activation="tanh", theta=theta, max_iter=max_iter)
+                  theta: float = 0.01, max_iter: int = 100, symmetric: bool = True, seed: int | None = 0,
+                  activation: str = "tanh") -> CBAN:
+    """The SR CBAN of App D.5: visible (6, H, W), hidden ``channels``, no pooling.
+
+    ``activation``: the paper names no f for SR (PAPERS II.7(4)); tanh by default, the leaky
+    sigmoid of §3.3 as an option.
+    """
+    params = CBANParams(activation=activation, theta=theta, max_iter=max_iter)
     # visible spatial size is irrelevant for the couplings (convolutions, no pooling)
     return build_cban(visible_shape=(6, 40, 40), channels=tuple(channels), kernel_size=kernel_size, pool=False,
                       params=params, symmetric=symmetric, init_std=init_std, seed=seed)
@@ -196,7 +205,7 @@ def train_sr_cban(hr_u8: torch.Tensor, lr_up_u8: torch.Tensor, cfg: SRConfig, ck
     The model's threshold is the one of the last training epoch (``theta_late``).
     """
     model = build_sr_cban(channels=cfg.channels, kernel_size=cfg.kernel_size, init_std=cfg.init_std,
-                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed)
+                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed, activation=cfg.activation)
     bs = cfg.batch_size
 
     def batches(epoch, gen):
@@ -224,7 +233,7 @@ def load_sr_cban(run_dir: str | Path) -> CBAN:
     names = {f.name for f in dataclasses.fields(SRConfig)}
     cfg = SRConfig(**{k: v for k, v in fp.items() if k in names})
     model = build_sr_cban(channels=cfg.channels, kernel_size=cfg.kernel_size, init_std=cfg.init_std,
-                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed)
+                          theta=cfg.theta, max_iter=cfg.max_iter, seed=cfg.seed, activation=cfg.activation)
     model.load_state_dict(blob["model"])
     theta = blob["history"]["theta"][-1] if blob["history"].get("theta") else cfg.theta
     return model.with_params(theta=theta).eval()
