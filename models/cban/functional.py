@@ -487,6 +487,7 @@ def settle(
     trace_energy: bool = False,
     step_fn: Callable | None = None,
     sweep_fn: Callable | None = None,
+    all_done: Callable[[Tensor], bool] | None = None,
 ) -> SettleResult:
     """Iterate :func:`cban_step` until ``max |x(t) - x(t-1)| < theta`` for every sample.
 
@@ -515,6 +516,11 @@ def settle(
         Replacement for ``cban_step`` with its signature (no cache is carried then).
     sweep_fn : callable, optional
         Replacement for ``cban_sweep`` with its signature (e.g. a compiled one).
+    all_done : callable, optional
+        ``all_done(done) -> bool`` decides, from the (B,) mask of converged samples, whether
+        to stop (default: every sample has converged). Data-parallel training passes one that
+        asks every process, so that all of them run as many iterations as the whole batch
+        needs (:class:`~attractorlab.models.cban.distributed.DataParallel`).
 
     Returns
     -------
@@ -558,7 +564,7 @@ def settle(
         n = t
         if record:
             traj.append(new)
-        if t >= min_iter and bool(done.all()):
+        if t >= min_iter and (bool(done.all()) if all_done is None else all_done(done)):
             break
     en = torch.stack(energies, 0) if trace_energy else None
     return SettleResult(state, traj, n, t_star, done, torch.stack(changes, 0), en)
