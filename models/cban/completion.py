@@ -31,6 +31,7 @@ from .functional import CBANParams, Evidence, find_cycle
 from .masks import perlin_mask, square_mask
 from .module import CBAN, build_cban
 from .train import Batch, TrainConfig, step_milestones, train
+from .validation import check_int, check_lr_steps, check_number
 
 __all__ = [
     "COMPLETION_VARIANTS",
@@ -76,18 +77,6 @@ RUNTIME_FIELDS = ("device", "progress", "threads", "workers", "channels_last", "
 #: Fields that only the CD-VAE reads / only the CBANs read (each model's fingerprint omits the other's).
 VAE_FIELDS = ("vae_channels", "vae_latent", "vae_beta", "vae_lr")
 CBAN_FIELDS = ("channels", "kernel_size", "init_std", "theta", "max_iter", "train_max_iter", "lr", "bf16")
-
-
-def _positive_int(name, v, *, none_ok=False):
-    if none_ok and v is None:
-        return
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if none_ok else ''}, got {v!r}")
-
-
-def _positive_float(name, v, *, zero_ok=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if zero_ok else '> 0'}, got {v!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,32 +156,28 @@ class CompletionConfig:
         if self.mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {self.mask!r}")
         for name in ("n_train", "n_test", "train_max_iter"):
-            _positive_int(name, getattr(self, name), none_ok=True)
+            check_int(name, getattr(self, name), none_ok=True)
         for name in ("square_min", "square_max", "kernel_size", "max_iter", "epochs", "batch_size", "vae_latent",
                      "workers", "eval_batch", "max_period", "trace_iters"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         for name in ("n_monitor", "threads", "n_test_lossy", "n_examples", "n_trace", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+            check_int(name, getattr(self, name), lo=0)
         if self.square_min > self.square_max:
             raise ValueError(f"square_min must be <= square_max, got {self.square_min} > {self.square_max}")
         if not (isinstance(self.mask_fraction, (int, float)) and 0 < self.mask_fraction < 1):
             raise ValueError(f"mask_fraction must be in (0, 1), got {self.mask_fraction!r}")
         for name in ("perlin_frequency", "theta", "lr", "vae_lr", "cycle_atol"):
-            _positive_float(name, getattr(self, name))
+            check_number(name, getattr(self, name))
         for name in ("init_std", "vae_beta"):
-            _positive_float(name, getattr(self, name), zero_ok=True)
+            check_number(name, getattr(self, name), zero_ok=True)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (half padding), got {self.kernel_size}")
         for name in ("channels", "vae_channels"):
             for c in getattr(self, name):
-                _positive_int(f"{name} entries", c)
+                check_int(f"{name} entries", c)
         if len(self.channels) < 1:
             raise ValueError("channels must list at least one hidden layer")
-        if len(self.lr_steps) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in self.lr_steps) \
-                or self.lr_steps[0] < 0 or self.lr_steps[1] < 1 or self.lr_steps[2] < 0:
-            raise ValueError(f"lr_steps must be (start >= 0, every >= 1, count >= 0) ints, got {self.lr_steps!r}")
+        check_lr_steps(self.lr_steps)
         if not self.variants:
             raise ValueError("variants must name at least one model")
         for v in self.variants:

@@ -30,6 +30,7 @@ import torch
 from .functional import CBANParams, replicated_evidence
 from .module import CBAN, build_cban
 from .train import Batch, TrainConfig, read_checkpoint, step_milestones, train
+from .validation import check_int, check_lr_steps, check_number
 
 __all__ = [
     "SRConfig",
@@ -50,18 +51,6 @@ SR_RUNTIME_FIELDS = ("device", "progress", "threads", "workers", "channels_last"
 SRCNN_FIELDS = ("srcnn_kernels", "srcnn_lr")
 SR_CBAN_FIELDS = ("channels", "activation", "kernel_size", "init_std", "lr", "theta", "theta_late", "max_iter", "train_max_iter",
                   "bf16")
-
-
-def _int(name, v, *, lo=1, none_ok=False):
-    if none_ok and v is None:
-        return
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name} must be an int >= {lo}{' or None' if none_ok else ''}, got {v!r}")
-
-
-def _num(name, v, *, zero_ok=False):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if zero_ok else '> 0'}, got {v!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,15 +115,15 @@ class SRConfig:
                 raise ValueError(f"{name} must be a list, got {v!r}")
             object.__setattr__(self, name, tuple(v))
         for name in ("n_train_images", "n_patches", "train_max_iter", "eval_limit", "eval_crop", "tile"):
-            _int(name, getattr(self, name), none_ok=True)
+            check_int(name, getattr(self, name), none_ok=True)
         for name in ("patch", "stride", "scale", "kernel_size", "epochs", "batch_size", "max_iter", "workers",
                      "crop_size"):
-            _int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         for name in ("seed", "threads", "n_examples"):
-            _int(name, getattr(self, name), lo=0)
+            check_int(name, getattr(self, name), lo=0)
         for name in ("lr", "theta", "theta_late", "srcnn_lr"):
-            _num(name, getattr(self, name))
-        _num("init_std", self.init_std, zero_ok=True)
+            check_number(name, getattr(self, name))
+        check_number("init_std", self.init_std, zero_ok=True)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (half padding), got {self.kernel_size}")
         if self.activation not in ("tanh", "leaky_sigmoid"):
@@ -144,9 +133,7 @@ class SRConfig:
         if len(self.srcnn_kernels) != 3 or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0
                                                for k in self.srcnn_kernels):
             raise ValueError(f"srcnn_kernels must be three positive odd ints, got {list(self.srcnn_kernels)}")
-        if len(self.lr_steps) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in self.lr_steps) \
-                or self.lr_steps[0] < 0 or self.lr_steps[1] < 1 or self.lr_steps[2] < 0:
-            raise ValueError(f"lr_steps must be (start >= 0, every >= 1, count >= 0) ints, got {list(self.lr_steps)}")
+        check_lr_steps(self.lr_steps)
         if not self.variants or any(v not in SR_MODELS for v in self.variants) or len(set(self.variants)) != len(self.variants):
             raise ValueError(f"variants must list distinct models of {SR_MODELS}, got {list(self.variants)}")
         if self.patch < self.scale or self.patch % self.scale:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["check_evidence", "check_init"]
+__all__ = ["check_evidence", "check_init", "check_int", "check_number", "check_lr_steps"]
 
 
 def _kind(x: Any) -> str:
@@ -138,3 +138,24 @@ def check_init(*, init_std: Any = None, init_scale: Any = None) -> None:
             raise ValueError(f"init_std must be a finite number >= 0 (or one per coupling), got {init_std!r}")
     if init_scale is not None and not (_finite_number(init_scale) and init_scale > 0):
         raise ValueError(f"init_scale must be a finite number > 0, got {init_scale!r}")
+
+
+def check_int(name: str, value: Any, *, lo: int = 1, none_ok: bool = False) -> None:
+    """ValueError naming ``name`` unless ``value`` is an int >= ``lo`` (or None with ``none_ok``)."""
+    if none_ok and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}{' or None' if none_ok else ''}, got {value!r}")
+
+
+def check_number(name: str, value: Any, *, zero_ok: bool = False) -> None:
+    """ValueError naming ``name`` unless ``value`` is a finite number > 0 (>= 0 with ``zero_ok``)."""
+    if not _finite_number(value) or value < 0 or (value == 0 and not zero_ok):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if zero_ok else '> 0'}, got {value!r}")
+
+
+def check_lr_steps(value: Sequence) -> None:
+    """ValueError unless ``value`` is ``(start >= 0, every >= 1, count >= 0)`` ints (a step schedule)."""
+    ok = len(value) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if not ok or value[0] < 0 or value[1] < 1 or value[2] < 0:
+        raise ValueError(f"lr_steps must be (start >= 0, every >= 1, count >= 0) ints, got {list(value)!r}")
