@@ -6,6 +6,11 @@ versions of the packages that produced it, the git commit when available and the
 UTC time. :func:`save_dataset` writes to a temporary file in the target folder and
 renames it into place, so an exception or interruption never leaves a half-written
 file behind.
+
+In a multi-process job (``torchrun``) only rank 0 writes: :func:`atomic_path`, and so
+every writer built on it (:func:`save_dataset`, :func:`save_figure`,
+:func:`write_run_record`, checkpoints), does nothing on the other ranks
+(:func:`attractorlab.distributed.is_main_process`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 import xarray as xr
+
+from attractorlab.distributed import is_main_process
 
 __all__ = [
     "provenance",
@@ -134,8 +141,22 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
     The file gets the mode a plain ``open`` would give it (``0o666`` less the umask), not
     the private ``0o600`` of the temporary file, so that a lab group can read results.
+
+    In a process of a multi-process job other than rank 0 (see
+    :func:`attractorlab.distributed.is_main_process`) the yielded path is a scratch file
+    in the system's temporary folder, deleted afterwards: rank 0 alone writes ``path``.
     """
     path = Path(path)
+    if not is_main_process():
+        fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.rank-scratch.",
+                                       suffix=(suffix if suffix is not None else path.suffix) + ".tmp")
+        os.close(fd)
+        try:
+            yield Path(scratch)
+        finally:
+            if os.path.exists(scratch):
+                os.unlink(scratch)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=(suffix if suffix is not None else path.suffix) + ".tmp",
@@ -182,10 +203,12 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 90, close: bool = Tr
     """Write a matplotlib figure atomically (format from the suffix: ``.png``, ``.svg``, ...).
 
     Closes the figure afterwards unless ``close=False``; extra keywords go to ``savefig``.
+    Draws nothing on ranks other than 0 of a multi-process job (:func:`atomic_path`).
     """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", **kwargs)
+    if is_main_process():
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", **kwargs)
     if close:
         import matplotlib.pyplot as plt
 
@@ -229,11 +252,14 @@ def save_dataset(
     Returns
     -------
     Path
-        The final path.
+        The final path (not written on ranks other than 0 of a multi-process job; see
+        :func:`atomic_path`).
     """
     path = Path(path)
     if path.suffix != ".nc":
         raise ValueError(f"path must end in '.nc' (netCDF), got {str(path)!r}")
+    if not is_main_process():
+        return path
     ds = ds.copy()
     prov = provenance(params, seed)
     for key, value in prov.items():

@@ -23,12 +23,28 @@ each of them (a truncated stand-in for Almeida/Pineda back-propagation).
 :class:`Batch` es (so masks can be redrawn every epoch), shows tqdm progress with loss
 and mean settling iterations, and checkpoints atomically (model, optimiser, history,
 epoch) so an interrupted run resumes where it stopped.
+
+**Several processes (torchrun).** Launched by ``torchrun``, :func:`train` trains with
+DistributedDataParallel (:mod:`.distributed`; backend gloo on the CPU, nccl on CUDA with
+one GPU per process): every process draws the same batches, settles its own equal share of
+each (batch size / processes), and the gradients are all-reduced, so the step is that of
+the whole batch in one process, to float rounding; settling runs until every sample of the
+whole batch has converged. Only rank 0 writes the checkpoint (and, through
+:func:`attractorlab.results.atomic_path`, every result and figure); on resume every rank
+loads it. For example, an experiment on 2 processes (``workers=1``: the completion
+experiments' own worker processes are not used under torchrun)::
+
+    torchrun --nproc-per-node 2 -m attractorlab run cban_omniglot --preset cpu --set workers=1
+
+A run on N processes is faster only when each has cores (or a GPU) of its own: on a 2-core
+machine, 2 processes of 1 thread each do the same arithmetic as 1 process of 2 threads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
@@ -38,6 +54,7 @@ from torch import Tensor
 
 from attractorlab.results import atomic_path, check_resume, plain_config
 
+from .distributed import DataParallel, init_from_env
 from .functional import Evidence
 from .losses import LOSSES, trajectory_loss
 from .module import CBAN
@@ -248,47 +265,72 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     *,
     theta: float | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict:
     """One optimisation step on ``batch``; returns ``{"loss", "iters", "converged"}``.
 
     ``loss`` is the scalar training loss, ``iters`` the mean settling iterations ``t*``
     over the batch, ``converged`` the fraction of samples that met ``theta``.
+
+    With ``parallel`` (a :class:`~.distributed.DataParallel` wrapping ``model``, as
+    :func:`train` makes under torchrun) every process passes the same full ``batch``: each
+    settles its own chunk, the gradients are all-reduced, and the returned values are those
+    of the full batch.
     """
     device = next(model.parameters()).device
     p = model.params
     max_iter = config.max_iter if config.max_iter is not None else p.max_iter
+    factor, n_local = 1.0, None
+    if parallel is not None:
+        n_total = int(batch.target.shape[0])
+        batch, n_local, factor = parallel.shard(batch)
     model.train()
     optimizer.zero_grad(set_to_none=True)
     with _autocast(config, device):
         if config.td == "stationary":
+            stop = None if parallel is None else parallel.all_done
             with torch.no_grad():
-                res0 = model.settle(batch.evidence, theta=theta, max_iter=max_iter)
+                res0 = model.settle(batch.evidence, theta=theta, max_iter=max_iter, all_done=stop)
             state = res0.state
-            traj = []
-            for _ in range(config.stationary_steps):
-                state = model.step(state, batch.evidence)
-                traj.append(state)
+            if parallel is None:
+                traj = []
+                for _ in range(config.stationary_steps):
+                    state = model.step(state, batch.evidence)
+                    traj.append(state)
+            else:  # the same iterations, run through DDP's forward so that the backward pass all-reduces
+                k = config.stationary_steps
+                traj = parallel(batch.evidence, state=state, max_iter=k, min_iter=k, record=True).trajectory
             loss = trajectory_loss(traj, batch.target, kind=config.loss, params=p, td="td1", weight=batch.weight)
             res = res0
         else:
-            res = model.settle(batch.evidence, theta=theta, max_iter=max_iter, record=True)
+            settle = model.settle if parallel is None else parallel
+            extra = {} if parallel is None else {"all_done": parallel.all_done}
+            res = settle(batch.evidence, theta=theta, max_iter=max_iter, record=True, **extra)
             loss = trajectory_loss(
                 res.trajectory, batch.target, kind=config.loss, params=p, td=config.td,
                 lam=config.td_lambda, weight=batch.weight,
             )
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"non-finite training loss {loss.item()}")
-    loss.backward()
+    if parallel is None:
+        out = {
+            "loss": float(loss.detach()),
+            "iters": float(res.iters_per_sample.float().mean()),
+            "converged": float(res.converged.float().mean()),
+        }
+    else:  # full-batch values: sums over the ranks' real samples (a padding sample counts 0)
+        real = slice(0, n_local)
+        sums = parallel.ctx.sum([float(loss.detach()) * n_local,
+                                 float(res.iters_per_sample[real].float().sum()),
+                                 float(res.converged[real].float().sum())])
+        out = {"loss": sums[0] / n_total, "iters": sums[1] / n_total, "converged": sums[2] / n_total}
+    if not math.isfinite(out["loss"]):  # the full batch's loss: every rank stops together
+        raise FloatingPointError(f"non-finite training loss {out['loss']}")
+    (loss * factor if parallel is not None else loss).backward()
     if config.optimizer == "sgd_l2":
         normalise_gradients(model, "l2")
     elif config.optimizer == "sgd_linf":
         normalise_gradients(model, "linf")
     optimizer.step()
-    return {
-        "loss": float(loss.detach()),
-        "iters": float(res.iters_per_sample.float().mean()),
-        "converged": float(res.converged.float().mean()),
-    }
+    return out
 
 
 def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, history: dict, config: TrainConfig,
@@ -399,12 +441,21 @@ def train(
         History lists: ``epoch``, ``loss`` (epoch mean), ``iters`` (mean settling
         iterations), ``converged``, ``lr``, ``theta``, ``batch_loss`` (every batch),
         ``epoch_seconds`` (wall time of each epoch's training steps; kept over resumes).
+
+    Notes
+    -----
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is trained data-parallel
+    (:mod:`.distributed`; ``config.device`` "cuda" means ``cuda:LOCAL_RANK``): every rank
+    calls ``train`` with the same arguments and gets the same history; rank 0 alone writes
+    the checkpoint, every rank resumes from it.
     """
     from tqdm.auto import tqdm
 
-    device = torch.device(config.device)
+    ctx = init_from_env(config.device)  # None in a single process
+    device = ctx.device if ctx is not None else torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={config.device!r} requested but CUDA is not available")
+    main = ctx is None or ctx.is_main
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -415,11 +466,15 @@ def train(
     history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss",
                                      "epoch_seconds")}
     start = 0
+    if ctx is not None:
+        ctx.barrier()  # every rank sees the same checkpoint file (rank 0 writes it only after this)
     if checkpoint is not None and resume and Path(checkpoint).exists():
         done, history = load_checkpoint(checkpoint, model, optimizer, config=config, run_config=run_config or {})
         start = done + 1
+    parallel = DataParallel(model, ctx) if ctx is not None else None
+    progress = config.progress and main
     base_theta = model.params.theta
-    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not config.progress, leave=False):
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", disable=not progress, leave=False):
         lr = learning_rate(config, epoch)
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -427,10 +482,10 @@ def train(
         gen = torch.Generator().manual_seed(int(config.seed) * 1_000_003 + epoch)
         t_epoch = time.perf_counter()
         losses, iters, conv = [], [], []
-        bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
+        bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not progress, leave=False)
         for batch in bar:
             batch = _to_device(batch, device, config.channels_last)
-            out = train_step(model, batch, config, optimizer, theta=theta)
+            out = train_step(model, batch, config, optimizer, theta=theta, parallel=parallel)
             losses.append(out["loss"])
             iters.append(out["iters"])
             conv.append(out["converged"])
@@ -446,8 +501,11 @@ def train(
         history["batch_loss"].extend(losses)
         history.setdefault("epoch_seconds", []).append(time.perf_counter() - t_epoch)
         stop = bool(callback(epoch, history)) if callback is not None else False
+        if ctx is not None:
+            stop = ctx.any(stop)  # a stop asked on any rank stops every rank after this epoch
         last = stop or epoch == config.epochs - 1
-        if checkpoint is not None and (last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
+        if checkpoint is not None and main and (
+                last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
             save_checkpoint(checkpoint, model, optimizer, epoch, history, config, run_config)
         if stop:
             break
