@@ -31,10 +31,17 @@ patch mean). A fit is **rejected** (``good = False``) when, in this order,
 2. the centre lies outside the patch (more than half a pixel beyond the border pixels):
    ``"centre_outside"``;
 3. ``sigma_x`` or ``sigma_y`` exceeds the patch size ``max(H, W)``: ``"sigma_too_large"``;
-4. ``sigma_x`` or ``sigma_y`` is below ``min_sigma`` (default 0.5 pixel): ``"sigma_too_small"``.
+4. ``sigma_x`` or ``sigma_y`` is below ``min_sigma`` (default 1 pixel): ``"sigma_too_small"``.
    A field of one or two pixels fits a Gabor perfectly (R^2 = 1, sigma at the 0.3-pixel
-   bound), yet its envelope and carrier are not resolved, so its (nx, ny) says nothing;
+   bound), yet its envelope and carrier are not resolved, so its (nx, ny) says nothing: a
+   one-pixel atom is not a receptive field;
 5. ``f`` is above 0.5 cycles/pixel (Nyquist along an axis): ``"above_nyquist"``.
+
+An accepted fit whose longer envelope s.d. is at least ``long_sigma`` (default 2 pixels) is
+flagged ``long_envelope``: an elongated field, the kind Olshausen & Field's sparse coding
+(and the paper's Fig. 6) shows. :func:`fit_gabors` reports the fractions of all atoms that
+are accepted (``frac_accepted``) and accepted with a long envelope (``frac_accepted_long``),
+which belong beside every V1 statistic computed from the accepted atoms.
 
 Fits are also flagged ``low_pass`` when the carrier is not resolved within the envelope:
 ``nx < 0.1`` (less than a tenth of a period per envelope s.d., the lower edge of the V1
@@ -58,6 +65,15 @@ between bin centres) are options. :func:`compare_with_v1` gives a percentile boo
 interval (model atoms resampled with replacement, V1 cells resampled from the histogram)
 and a null distribution (both samples drawn from the V1 histogram at the two sample
 sizes) that says how large the distance would be by chance if the model were V1.
+
+Beside it, :func:`v1_similarity` gives the **Brain-Score distribution similarity** of
+Marques, Schrimpf & DiCarlo (2021) on the nx and ny marginals: per property,
+``1 - KS / KS_max`` between binned distributions (KS the largest difference of the
+cumulative histograms, KS_max the largest KS any distribution could have against the V1
+one: all mass in its first or last bin), averaged over bootstrap samples of the model
+population the size of the V1 data set (79 cells, values clipped into the outer bins); the
+ceiling is the same score of bootstrap samples of V1 itself, and the reported score is
+score / ceiling (1 = as similar to V1 as V1 is to itself, 0 = as far as possible).
 """
 
 from __future__ import annotations
@@ -80,6 +96,8 @@ __all__ = [
     "bin_nxny",
     "nxny_distance",
     "compare_with_v1",
+    "ks_similarity",
+    "v1_similarity",
     "v1_nxny",
     "v1_samples_from_histogram",
 ]
@@ -238,7 +256,7 @@ def _initial_guesses(img: np.ndarray, n_starts: int) -> list[np.ndarray]:
     return out
 
 
-def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 0.5,
+def fit_gabor(image: np.ndarray, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 1.0,
               max_nfev: int = 400) -> dict[str, Any]:
     """Least-squares fit of a 2-D Gabor (module docstring) to one patch.
 
@@ -348,8 +366,8 @@ _VAR_ATTRS = {
 }
 
 
-def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 0.5,
-               progress: bool = False, keep_images: bool = True) -> xr.Dataset:
+def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma: float = 1.0,
+               long_sigma: float = 2.0, progress: bool = False, keep_images: bool = True) -> xr.Dataset:
     """Fit a Gabor to every atom.
 
     Parameters
@@ -358,6 +376,9 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma:
         Signed receptive fields (use :func:`signed_atoms` for pos/neg-split dictionaries,
         :func:`effective_receptive_fields` for network units).
     n_starts, min_r2, min_sigma : see :func:`fit_gabor`.
+    long_sigma : float
+        Longer envelope s.d. (pixels) from which an accepted fit counts as elongated
+        (``long_envelope``).
     progress : bool
         Show a tqdm progress bar.
     keep_images : bool
@@ -367,12 +388,15 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma:
     -------
     xr.Dataset
         Dim ``atom``; variables of :func:`fit_gabor` (``good`` bool, ``reason`` str) and,
-        with ``keep_images``, ``rf`` and ``fit``. Attrs: ``min_r2``, ``min_sigma``, ``n_starts``,
-        ``rejection`` (the criterion in words), ``n_good``.
+        ``long_envelope`` (bool); with ``keep_images``, ``rf`` and ``fit``. Attrs: ``min_r2``,
+        ``min_sigma``, ``long_sigma``, ``n_starts``, ``rejection`` (the criterion in words),
+        ``n_atoms``, ``n_good``, ``frac_accepted``, ``frac_accepted_long``.
     """
     arr = _to_numpy(atoms)
     if arr.ndim != 3:
         raise ValueError(f"atoms must have shape (n_atoms, H, W), got {arr.shape}")
+    if not long_sigma >= 0:
+        raise ValueError(f"long_sigma must be >= 0 pixels, got {long_sigma}")
     rows = []
     it = range(arr.shape[0])
     if progress:
@@ -388,6 +412,9 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma:
     data["good"] = xr.DataArray(np.array([r["good"] for r in rows], bool), dims="atom",
                                 attrs={"long_name": f"fit accepted (R^2 >= {min_r2}, centre inside, "
                                                      f"{min_sigma} pixel <= sigma <= patch)"})
+    longer = np.maximum(data["sigma_x"].values, data["sigma_y"].values)
+    data["long_envelope"] = xr.DataArray(data["good"].values & (longer >= long_sigma), dims="atom",
+                                         attrs={"long_name": f"accepted, longer envelope s.d. >= {long_sigma} pixel"})
     data["low_pass"] = xr.DataArray(np.array([r["low_pass"] for r in rows], bool), dims="atom",
                                     attrs={"long_name": "carrier unresolved (nx < 0.1 or amplitude > 3 x peak |rf|)"})
     data["reason"] = xr.DataArray(np.array([r["reason"] for r in rows], dtype=object).astype(str),
@@ -403,7 +430,11 @@ def fit_gabors(atoms: Any, *, n_starts: int = 4, min_r2: float = 0.5, min_sigma:
         "n_starts": int(n_starts),
         "rejection": (f"R^2 < {min_r2}, or centre outside the patch, or sigma_x/sigma_y > patch size, "
                       f"or sigma_x/sigma_y < {min_sigma} pixel, or f > 0.5 cycles/pixel"),
+        "long_sigma": float(long_sigma),
+        "n_atoms": int(arr.shape[0]),
         "n_good": int(data["good"].values.sum()),
+        "frac_accepted": float(data["good"].values.mean()) if arr.shape[0] else 0.0,
+        "frac_accepted_long": float(data["long_envelope"].values.mean()) if arr.shape[0] else 0.0,
         "n_low_pass": int((data["good"].values & data["low_pass"].values).sum()),
         "gabor_convention": "x' across carrier at angle theta from +x (columns) towards +y (rows)",
     })
@@ -695,6 +726,122 @@ def v1_samples_from_histogram(counts: Any, edges: Any = V1_EDGES) -> tuple[np.nd
     return np.repeat(centres[ii], reps), np.repeat(centres[jj], reps)
 
 
+def ks_similarity(p: Any, q: Any) -> float:
+    """Brain-Score's distribution similarity 1 - KS / KS_max of two binned distributions.
+
+    Parameters
+    ----------
+    p, q : (B,) arrays
+        Counts (or probabilities) on the same bins; ``q`` is the reference (V1).
+
+    Returns
+    -------
+    float in [0, 1]: 1 for identical cumulative histograms, 0 when ``p`` is as far from ``q``
+    as a distribution can be (KS_max: the larger KS distance of ``q`` from all mass in its
+    first bin or all mass in its last bin).
+    """
+    p, q = _normalise(np.asarray(p, float).ravel()), _normalise(np.asarray(q, float).ravel())
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must be histograms on the same bins, got {p.shape} and {q.shape}")
+    cq = np.cumsum(q)
+    ks = float(np.max(np.abs(np.cumsum(p) - cq)))
+    first = np.zeros_like(q)
+    first[0] = 1.0
+    last = np.zeros_like(q)
+    last[-1] = 1.0
+    ks_max = max(float(np.max(np.abs(np.cumsum(first) - cq))), float(np.max(np.abs(np.cumsum(last) - cq))))
+    return 1.0 - ks / ks_max if ks_max > 0 else 1.0
+
+
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value, values beyond the outer edges clipped into the outer bins."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
+
+
+def v1_similarity(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: Any = None, n_boot: int = 1000,
+                  seed: int = 0) -> xr.Dataset:
+    """Brain-Score distribution similarity (Marques et al. 2021) of model (nx, ny) to V1.
+
+    Per property (the nx and the ny marginal): the mean over ``n_boot`` bootstrap samples of
+    the model population, each as large as the V1 data set, of :func:`ks_similarity` against
+    the V1 marginal (``score``); the same for bootstrap samples of V1 itself drawn from its
+    histogram (``ceiling``); and ``score / ceiling`` (``ceiled``).
+
+    Parameters
+    ----------
+    nx, ny : (n,) arrays, or the Dataset of :func:`fit_gabors` as ``nx`` (its accepted
+        atoms; ``frac_accepted`` is then reported too).
+    v1_counts, edges : arrays, optional
+        V1 histogram (rows nx, cols ny) and edges; default :func:`v1_nxny`.
+    n_boot : int
+        Bootstrap samples (Brain-Score: 1000).
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    xr.Dataset
+        Over ``property`` ("nx", "ny"): ``score``, ``score_sd``, ``ceiling``, ``ceiling_sd``,
+        ``ceiled``; scalars ``ceiled_mean`` (mean over the two properties), ``n_model``,
+        ``n_v1``, ``frac_accepted`` (NaN when plain arrays are given).
+    """
+    frac = float("nan")
+    n_atoms = None
+    if isinstance(nx, xr.Dataset):
+        ds = nx
+        good = ds["good"].values.astype(bool)
+        n_atoms = int(good.size)
+        frac = float(good.mean()) if good.size else float("nan")
+        nx, ny = ds["nx"].values[good], ds["ny"].values[good]
+    elif ny is None:
+        raise ValueError("ny is required unless nx is the Dataset returned by fit_gabors")
+    if int(n_boot) < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    if v1_counts is None:
+        v1_counts, e = v1_nxny()
+        edges = e if edges is None else edges
+    edges = V1_EDGES if edges is None else np.asarray(edges, float)
+    v1_counts = np.asarray(v1_counts, float)
+    vals = {"nx": np.asarray(nx, float).ravel(), "ny": np.asarray(ny, float).ravel()}
+    ok = np.isfinite(vals["nx"]) & np.isfinite(vals["ny"])
+    if not ok.any():
+        raise ValueError("no finite (nx, ny) pairs to compare (all atoms rejected?)")
+    v1_marg = {"nx": v1_counts.sum(axis=1), "ny": v1_counts.sum(axis=0)}
+    n_v1 = int(round(v1_counts.sum()))
+    B = edges.size - 1
+    rng = np.random.default_rng(seed)
+    out = {k: np.empty(2) for k in ("score", "score_sd", "ceiling", "ceiling_sd")}
+    for j, prop in enumerate(("nx", "ny")):
+        idx = _bin_index(vals[prop][ok], edges)
+        ref = v1_marg[prop]
+        model = [ks_similarity(np.bincount(rng.choice(idx, n_v1), minlength=B), ref) for _ in range(int(n_boot))]
+        p_v1 = ref / ref.sum()
+        self_ = [ks_similarity(rng.multinomial(n_v1, p_v1), ref) for _ in range(int(n_boot))]
+        out["score"][j], out["score_sd"][j] = np.mean(model), np.std(model)
+        out["ceiling"][j], out["ceiling_sd"][j] = np.mean(self_), np.std(self_)
+    ceiled = out["score"] / out["ceiling"]
+    res = xr.Dataset(
+        {
+            "score": ("property", out["score"], {"long_name": "mean bootstrap 1 - KS/KS_max, model vs V1"}),
+            "score_sd": ("property", out["score_sd"], {"long_name": "s.d. over bootstrap samples"}),
+            "ceiling": ("property", out["ceiling"], {"long_name": "mean bootstrap 1 - KS/KS_max, V1 vs V1"}),
+            "ceiling_sd": ("property", out["ceiling_sd"], {"long_name": "s.d. over bootstrap samples"}),
+            "ceiled": ("property", ceiled, {"long_name": "score / ceiling"}),
+            "ceiled_mean": ((), float(ceiled.mean()), {"long_name": "score / ceiling, mean of nx and ny"}),
+            "n_model": ((), int(ok.sum()), {"long_name": "model atoms compared (accepted fits)"}),
+            "n_v1": ((), n_v1, {"long_name": "V1 cells (bootstrap sample size)"}),
+            "frac_accepted": ((), frac, {"long_name": "fraction of all atoms accepted by the Gabor fit"}),
+        },
+        coords={"property": ["nx", "ny"]},
+        attrs={"method": "Brain-Score distribution similarity (Marques et al. 2021): 1 - KS/KS_max on "
+                         "binned marginals, bootstrap samples of the V1 data-set size, ceiled by V1 vs V1",
+               "n_boot": int(n_boot), "seed": int(seed)},
+    )
+    if n_atoms is not None:
+        res.attrs["n_atoms"] = n_atoms
+    return res
+
+
 def compare_with_v1(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: Any = None, metric: str = "js",
                     n_boot: int = 1000, ci: float = 0.95, seed: int = 0, only: Any = None) -> xr.Dataset:
     """Compare model (nx, ny) with the macaque V1 histogram.
@@ -725,7 +872,9 @@ def compare_with_v1(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: An
         same sizes both drawn from V1), ``p_value`` ((1 + number of null distances >= the
         observed one) / (1 + n_boot)), ``frac_outside``, ``n_model``, ``n_v1``; ``boot`` (replicate) and
         ``null`` (replicate) distributions; marginals ``model_nx``, ``v1_nx``, ``model_ny``,
-        ``v1_ny``.
+        ``v1_ny``; ``n_atoms`` and ``frac_accepted`` (when given the fits Dataset); the
+        Brain-Score similarity of :func:`v1_similarity`: ``ks_score``, ``ks_ceiling``,
+        ``ks_ceiled`` over ``property`` (nx, ny) and ``ks_ceiled_mean``.
 
     Notes
     -----
@@ -733,9 +882,13 @@ def compare_with_v1(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: An
     when the model is close to V1 the interval may sit above the point estimate; read the
     distance against ``null_q95`` then.
     """
+    frac_accepted = float("nan")
+    n_atoms = -1
     if isinstance(nx, xr.Dataset):
         ds = nx
         mask = ds["good"].values.astype(bool) if "good" in ds else np.ones(ds.sizes["atom"], bool)
+        n_atoms = int(mask.size)
+        frac_accepted = float(mask.mean()) if mask.size else float("nan")
         nx, ny = ds["nx"].values[mask], ds["ny"].values[mask]
     elif ny is None:
         raise ValueError("ny is required unless nx is the Dataset returned by fit_gabors")
@@ -800,10 +953,18 @@ def compare_with_v1(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: An
             "null": ("replicate", null, {"units": units}),
             "nx_median": ((), float(np.median(nx))),
             "ny_median": ((), float(np.median(ny))),
+            "n_atoms": ((), n_atoms, {"long_name": "atoms fitted (-1: unknown, plain arrays given)"}),
+            "frac_accepted": ((), frac_accepted, {"long_name": "fraction of the fitted atoms accepted"}),
         },
         coords={"nx_bin": centres, "ny_bin": centres,
                 "nx_edge": ("nx_edge", edges), "replicate": np.arange(n_boot)},
     )
+    sim = v1_similarity(nx, ny, v1_counts=v1_counts, edges=edges, n_boot=n_boot, seed=seed)
+    for name in ("score", "ceiling", "ceiled"):
+        out[f"ks_{name}"] = (("property",), sim[name].values, sim[name].attrs)
+    out = out.assign_coords(property=sim["property"].values)
+    out["ks_ceiled_mean"] = sim["ceiled_mean"]
     out.attrs.update({"metric": metric, "ci": ci, "seed": seed,
-                      "binning": "log bins of V1; values beyond the outer edges clipped into the outer bins"})
+                      "binning": "log bins of V1; values beyond the outer edges clipped into the outer bins",
+                      "ks_method": sim.attrs["method"]})
     return out

@@ -131,8 +131,8 @@ def test_single_pixel_fields_fit_perfectly_but_are_rejected():
         assert fit["r2"] > 0.99 and min(fit["sigma_x"], fit["sigma_y"]) < 0.5  # unresolved envelope
         assert fit["reason"] == "sigma_too_small" and not fit["good"]
         assert rf.fit_gabor(img, min_sigma=0)["reason"] != "sigma_too_small"
-    narrow = rf.gabor((16, 16), x0=7.5, y0=7.5, theta=0.3, frequency=0.25, phase=0.0, sigma_x=1.0, sigma_y=1.5)
-    assert rf.fit_gabor(narrow)["good"]  # a one-pixel envelope s.d. is still a resolved field
+    narrow = rf.gabor((16, 16), x0=7.5, y0=7.5, theta=0.3, frequency=0.25, phase=0.0, sigma_x=1.2, sigma_y=1.5)
+    assert rf.fit_gabor(narrow)["good"]  # an envelope s.d. above one pixel is a resolved field
     with pytest.raises(ValueError, match="min_sigma"):
         rf.fit_gabor(one, min_sigma=-1)
 
@@ -257,3 +257,74 @@ def test_receptive_field_figures(tmp_path):
     assert all(callable(FIGURES[key]) for key in FIGURES)  # per-paper modules that exist import cleanly
     with pytest.raises(KeyError, match="unknown figure"):
         FIGURES["no.such"]
+
+
+def test_acceptance_needs_a_one_pixel_envelope_and_reports_fractions():
+    """Issue 19: a field whose envelope s.d. is below 1 pixel is rejected however well it
+    fits; accepted fields with a longer s.d. >= 2 pixels are flagged long_envelope; the
+    fractions of all atoms are reported with the fits and beside the V1 statistics."""
+    def g(sx, sy, theta=0.5):
+        return rf.gabor((16, 16), x0=7.5, y0=7.0, theta=theta, frequency=0.2, phase=0.3, sigma_x=sx, sigma_y=sy)
+
+    atoms = np.stack([g(0.7, 1.6), g(1.4, 2.8), g(1.4, 1.6), g(1.5, 3.0, 2.0)])
+    noise = 1e-3 * np.random.default_rng(0).standard_normal(atoms.shape)
+    fits = rf.fit_gabors(atoms + noise)
+    np.testing.assert_array_equal(fits["good"].values, [False, True, True, True])
+    assert fits["reason"].values[0] == "sigma_too_small" and fits["r2"].values[0] > 0.99
+    np.testing.assert_array_equal(fits["long_envelope"].values, [False, True, False, True])
+    assert fits.attrs["frac_accepted"] == 0.75 and fits.attrs["frac_accepted_long"] == 0.5
+    assert fits.attrs["n_atoms"] == 4 and fits.attrs["min_sigma"] == 1.0
+    assert rf.fit_gabors(atoms + noise, min_sigma=0.5)["good"].values[0]  # the old, looser rule
+    cmp = rf.compare_with_v1(fits, n_boot=50)
+    assert float(cmp["frac_accepted"]) == 0.75 and int(cmp["n_atoms"]) == 4 and int(cmp["n_model"]) == 3
+    assert float(rf.v1_similarity(fits, n_boot=20)["frac_accepted"]) == 0.75
+    with pytest.raises(ValueError, match="long_sigma"):
+        rf.fit_gabors(atoms, long_sigma=-1)
+
+
+def test_ks_similarity_bounds():
+    q = np.array([3, 22, 42, 12, 0])
+    assert rf.ks_similarity(q, q) == pytest.approx(1.0)
+    assert rf.ks_similarity(2 * q, q) == pytest.approx(1.0)         # counts or probabilities
+    assert rf.ks_similarity([0, 0, 0, 0, 1], q) == pytest.approx(0.0)  # as far as possible
+    # KS = 0.5 at the first bin boundary; KS_max of this q is 1 (all mass in the last bin)
+    assert rf.ks_similarity([1, 1, 0, 0, 0], [0, 1, 1, 0, 0]) == pytest.approx(0.5)
+    # a reference with mass at both ends: KS_max = 0.75 (all mass in the first or last bin)
+    assert rf.ks_similarity([0, 0, 1], [1, 2, 1]) == pytest.approx(0.0)
+    assert rf.ks_similarity([0, 1, 0], [1, 2, 1]) == pytest.approx(1 - 0.25 / 0.75)
+    with pytest.raises(ValueError, match="same bins"):
+        rf.ks_similarity([1, 2], [1, 2, 3])
+
+
+def _population_from_v1(n: int, seed: int):
+    """(nx, ny) of n cells drawn from the V1 joint histogram, log-uniform within each bin."""
+    counts, edges = rf.v1_nxny()
+    rng = np.random.default_rng(seed)
+    cell = rng.choice(counts.size, n, p=(counts / counts.sum()).ravel())
+    i, j = np.unravel_index(cell, counts.shape)
+    le = np.log10(edges)
+
+    def draw(b):
+        return 10 ** rng.uniform(le[b], le[b + 1])
+    return draw(i), draw(j)
+
+
+def test_v1_similarity_planted_populations():
+    """A population drawn from the V1 histogram scores near the ceiling (score / ceiling
+    ~ 1); one with every nx in V1's empty last bin and every ny in its first bin scores
+    near 0."""
+    nx, ny = _population_from_v1(500, seed=1)
+    sim = rf.v1_similarity(nx, ny, n_boot=400, seed=0)
+    assert list(sim["property"].values) == ["nx", "ny"] and int(sim["n_v1"]) == 79
+    assert (sim["ceiling"].values > 0.8).all() and (sim["ceiling"].values < 1).all()
+    np.testing.assert_allclose(sim["ceiled"].values, 1.0, atol=0.06)
+    far = rf.v1_similarity(np.full(300, 1.2), np.full(300, 0.12), n_boot=100, seed=0)
+    assert (far["ceiled"].values < 0.1).all(), far["ceiled"].values
+    # values beyond the outer edges count in the outer bins (as in Brain-Score)
+    clipped = rf.v1_similarity(np.full(300, 9.0), np.full(300, 0.01), n_boot=100, seed=0)
+    np.testing.assert_allclose(clipped["score"].values, far["score"].values)
+    half = rf.v1_similarity(np.r_[nx[:250], np.full(250, 1.2)], np.r_[ny[:250], np.full(250, 0.12)],
+                            n_boot=400, seed=0)
+    assert (half["ceiled"].values < sim["ceiled"].values - 0.2).all()
+    with pytest.raises(ValueError, match="ny is required"):
+        rf.v1_similarity(nx)

@@ -77,9 +77,16 @@ def ringach_plot(fits: Any, *, v1_counts: Any = None, edges: Any = None, ax=None
     if comparison is not None:
         d = float(comparison["distance"])
         units = comparison["distance"].attrs.get("units", "")
-        ax.set_title(f"{comparison.attrs.get('metric', '').upper()} distance {d:.3f} {units} "
-                     f"[{float(comparison['ci_low']):.3f}, {float(comparison['ci_high']):.3f}]\n"
-                     f"V1 vs V1 (95%): < {float(comparison['null_q95']):.3f}", fontsize=8)
+        title = (f"{comparison.attrs.get('metric', '').upper()} distance {d:.3f} {units} "
+                 f"[{float(comparison['ci_low']):.3f}, {float(comparison['ci_high']):.3f}]; "
+                 f"V1 vs V1 (95%): < {float(comparison['null_q95']):.3f}")
+        if "ks_ceiled" in comparison:
+            ks = comparison["ks_ceiled"].values
+            title += f"\nBrain-Score similarity / ceiling: nx {ks[0]:.2f}, ny {ks[1]:.2f}"
+        if "frac_accepted" in comparison and np.isfinite(float(comparison["frac_accepted"])):
+            title += (f"\n{int(comparison['n_model'])} of {int(comparison['n_atoms'])} atoms accepted "
+                      f"({float(comparison['frac_accepted']):.0%})")
+        ax.set_title(title, fontsize=7)
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, shrink=0.6, label="V1 cells per bin")
     return ax
