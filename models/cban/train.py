@@ -25,7 +25,7 @@ and mean settling iterations, and checkpoints atomically (model, optimiser, hist
 epoch) so an interrupted run resumes where it stopped.
 
 **Several processes (torchrun).** Launched by ``torchrun``, :func:`train` trains with
-DistributedDataParallel (:mod:`.distributed`; backend gloo on the CPU, nccl on CUDA with
+DistributedDataParallel (:mod:`~attractorlab.models.cban.distributed`; backend gloo on the CPU, nccl on CUDA with
 one GPU per process): every process draws the same batches, settles its own equal share of
 each (batch size / processes), and the gradients are all-reduced, so the step is that of
 the whole batch in one process, to float rounding; settling runs until every sample of the
@@ -445,7 +445,7 @@ def train(
     Notes
     -----
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is trained data-parallel
-    (:mod:`.distributed`; ``config.device`` "cuda" means ``cuda:LOCAL_RANK``): every rank
+    (:mod:`~attractorlab.models.cban.distributed`; ``config.device`` "cuda" means ``cuda:LOCAL_RANK``): every rank
     calls ``train`` with the same arguments and gets the same history; rank 0 alone writes
     the checkpoint, every rank resumes from it.
     """
