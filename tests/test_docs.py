@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -98,7 +99,8 @@ def test_checker_finds_broken_images_links_and_anchors(tmp_path):
 
 # ---------------------------------------------------------------- the built site
 def test_every_page_resolves_its_images_and_links(docs_site):
-    pages = sorted(docs_site.rglob("*.html"))
+    # the pages, not the theme's template fragments copied among the assets (_static/*.html)
+    pages = sorted(p for p in docs_site.rglob("*.html") if "_static" not in p.relative_to(docs_site).parts)
     assert len(pages) > 20
     cache: dict = {}
     bad = {str(p.relative_to(docs_site)): b for p in pages if (b := broken_references(docs_site, p, cache))}
@@ -149,21 +151,96 @@ def table_headers(markdown: str) -> list[list[str]]:
 
 
 def _plain(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    """The text of an HTML page: tags dropped, entities (``&#64;``, ``&amp;``) decoded."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+#: references file -> the built pages that must show every one of its tables.
+REFERENCE_PAGES = {"lin_tang.md": "papers/*.html", "cban.md": "papers/*.html", "README.md": "papers/*.html",
+                   "benchmarks.md": "benchmarks.html"}
+
+
+def test_every_references_file_has_a_page():
+    assert {p.name for p in (ROOT / "references").glob("*.md")} == set(REFERENCE_PAGES)
 
 
 def test_paper_pages_are_generated_from_references(docs_site):
-    """Every table of references/*.md appears on the paper pages (generated, not copied):
-    each table's header cells are found in the pages' text."""
-    text = " ".join(_plain(p.read_text(encoding="utf-8")) for p in sorted((docs_site / "papers").glob("*.html")))
-    for ref in ("lin_tang.md", "cban.md", "README.md"):
+    """Every table of references/*.md appears on its pages (generated, not copied): each
+    table's header cells are found in the pages' text (compared without white space: inline
+    markup such as ``(*measured*)`` becomes ``( measured )`` in the plain text)."""
+    for ref, pattern in REFERENCE_PAGES.items():
+        pages = sorted(docs_site.glob(pattern))
+        assert pages, (ref, pattern)
+        text = "".join(_plain(p.read_text(encoding="utf-8")) for p in pages).replace(" ", "")
         headers = table_headers((ROOT / "references" / ref).read_text(encoding="utf-8"))
         assert len(headers) >= 2, ref
         for header in headers:
             for cell in header:
                 words = re.sub(r"[*`]", "", cell).split()
                 if words:
-                    assert " ".join(words) in text, (ref, cell)
+                    assert "".join(words) in text, (ref, cell)
+
+
+# ---------------------------------------------------------------- the README
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: lower case, punctuation dropped, spaces
+    to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def markdown_anchors(text: str) -> set[str]:
+    """Anchors of the headings of a markdown file (outside code blocks)."""
+    anchors, in_code = set(), False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and (m := re.match(r"^#{1,6} (.+)$", line)):
+            anchors.add(github_anchor(m.group(1)))
+    return anchors
+
+
+def broken_markdown_links(md: Path) -> list[str]:
+    """Relative links of a markdown file whose file, or heading anchor in a markdown
+    target, does not exist."""
+    bad = []
+    for target in re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)", md.read_text(encoding="utf-8")):
+        if _is_external(target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (md.parent / path).resolve() if path else md
+        if not file.exists():
+            bad.append(f"{target}: no file {file}")
+        elif anchor and file.suffix == ".md" and anchor not in markdown_anchors(file.read_text(encoding="utf-8")):
+            bad.append(f"{target}: no heading with anchor {anchor!r} in {file.name}")
+    return bad
+
+
+def test_markdown_link_checker_finds_missing_files_and_anchors(tmp_path):
+    assert github_anchor("Measured (Dataset B, paper size: 50,000 images)") == \
+        "measured-dataset-b-paper-size-50000-images"
+    assert github_anchor("`cpu` presets: the paper's comparisons") == "cpu-presets-the-papers-comparisons"
+    (tmp_path / "ref.md").write_text("# R\n## Paper vs ours\n```\n## In code\n```\n")
+    (tmp_path / "index.md").write_text("[a](ref.md#paper-vs-ours) [b](ref.md#in-code) [c](gone.md) "
+                                       "[d](ref.md) [e](https://example.org/x#y)")
+    bad = broken_markdown_links(tmp_path / "index.md")
+    assert len(bad) == 2, bad
+    assert any("in-code" in b for b in bad) and any("gone.md" in b for b in bad)
+
+
+def test_readme_is_short_with_the_two_commands_and_one_table_whose_links_resolve():
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    assert "make demo" in text and "make test" in text
+    for target in ("make docs", "make lab", "make lock"):
+        assert target in text, target
+    assert len(table_headers(text)) == 1, "the README holds one table: what is reproduced"
+    rows = [ln for ln in text.splitlines() if ln.startswith("| `") or ln.startswith("| theory")
+            or ln.startswith("| CBAN")]
+    assert rows and all("](references/" in row for row in rows), "every row links to its detail"
+    assert not broken_markdown_links(readme), broken_markdown_links(readme)
+    for md in sorted((ROOT / "references").glob("*.md")):
+        assert not broken_markdown_links(md), (md.name, broken_markdown_links(md))
 
 
 def test_gallery_has_every_figure_function(docs_site):

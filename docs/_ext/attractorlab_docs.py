@@ -50,6 +50,7 @@ REFERENCE_PAGES = {
     "README.md": "/papers/index.md",
     "lin_tang.md": "/papers/lin_tang.md",
     "cban.md": "/papers/cban.md",
+    "benchmarks.md": "/benchmarks.md",
 }
 
 

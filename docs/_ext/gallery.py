@@ -287,6 +287,20 @@ def ex_lt_fig7(plot):
     return plot(res)[0].figure
 
 
+@example("lin_tang.fig7_psnr_table")
+def ex_lt_fig7_table(plot):
+    images, learners = ["barbara", "boat", "house"], ["spiking", "sgd"]
+    noisy = np.array([18.6, 18.7, 18.5])
+    gain = np.array([[8.0, 7.5, 9.1], [7.2, 6.8, 8.4]])
+    res = xr.Dataset({"psnr_noisy_table": (("image",), noisy),
+                      "psnr_denoised_table": (("learner", "image"), noisy + gain),
+                      "mean_nonzeros_table": (("learner", "image"), np.array([[7.8, 8.1, 6.9], [8.4, 8.8, 7.5]])),
+                      "lam_chosen": (("learner",), np.array([2.5, 2.5]))},
+                     coords={"image": images, "learner": learners},
+                     attrs={"sigma": 30, "lam_chosen_on": "astronaut"})
+    return plot(res).figure
+
+
 @example("cban.fig2")
 def ex_cban_fig2(plot):
     targets, hidden, traj = _bars()
