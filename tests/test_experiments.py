@@ -88,7 +88,7 @@ def test_registering_a_name_twice_is_an_error(registry, monkeypatch):
 
 def test_the_paper_experiments_and_figures_are_registered():
     assert experiments.list_experiments() == ["cban_bars", "cban_cifar10", "cban_mnist", "cban_omniglot", "cban_sr",
-                                              "lin_tang_A", "lin_tang_B", "lin_tang_C"]
+                                              "lin_tang_A", "lin_tang_B", "lin_tang_C", "lin_tang_C_lam1"]
     assert experiments.list_figures() == ["cban_bars", "cban_cifar10", "cban_omniglot", "cban_sr",
                                           "lin_tang_A", "lin_tang_B", "lin_tang_C"]
     for name in experiments.list_experiments():

@@ -139,6 +139,12 @@ def test_choose_lambda_picks_the_best_of_its_grid_on_the_calibration_image():
     assert (np.diff(scores["mean_nonzeros"].values) < 0).all()
     single = denoise_image(calib, D, lam=lam, stride=4, seed=1, progress=False)
     assert single.attrs["psnr_denoised"] == pytest.approx(float(scores["psnr"].max()))
+    assert scores.attrs["bracketed"] == 1
+    # a grid whose best value lies on its edge is extended until the optimum is bracketed
+    lam2_, ext = choose_lambda(calib, D, grid=(6.0, 8.0), stride=4, step=2.0)
+    assert ext.attrs["bracketed"] == 1 and ext["lam"].min() < lam2_ < ext["lam"].max()
+    assert ext.sizes["lam"] > 2 and ext["lam"].min() < 6.0
+    assert ext["psnr"].sel(lam=lam2_) == ext["psnr"].max()
     with pytest.raises(ValueError, match="grid"):
         choose_lambda(calib, D, grid=())
 
@@ -183,10 +189,21 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     fits = load_dataset(tmp_path / "gabor_fits.nc")
     assert fits.sizes["atom"] == 12 and int(cmp["n_model"]) == int(fits["good"].sum()) > 0
     assert 0.0 <= float(cmp["distance"]) <= 1.0 and (tmp_path / "nxny_vs_v1.png").stat().st_size > 0
-    # Fig. 7 redone with the current preset's method (lambda chosen on another image)
+    # Fig. 7 on every test image with both dictionaries, lambda bracketed on the calibration image
+    first = load_dataset(tmp_path / "denoise.nc")
+    assert list(first["learner"].values) == ["spiking_consistent", "sklearn"]
+    assert list(first["image"].values) == ["camera", "moon"] and first.attrs["lam_chosen_on"] == "astronaut"
+    assert (first["lam_bracketed"].values == 1).all()
+    assert (first["psnr_denoised_table"].values > first["psnr_noisy_table"].values).all()
+    for a, lam in enumerate(first["lam_chosen"].values):  # the chosen lambda is the calibration optimum
+        cal = first["calibration_psnr"].isel(learner=a)
+        assert float(cal.sel(lam_tried=lam)) == pytest.approx(float(cal.max()), abs=0.01)
+    # Fig. 7 redone with the current preset's method (one image and dictionary, to save time)
     from attractorlab.experiments.lin_tang import denoise_from_results
 
-    den = denoise_from_results(tmp_path, progress=False, denoise_stride=8)
+    den = denoise_from_results(tmp_path, progress=False, denoise_stride=8, denoise_images=["camera"],
+                               denoise_learners=["spiking_consistent"])
+    assert list(den["image"].values) == ["camera"] and list(den["learner"].values) == ["spiking_consistent"]
     assert den.attrs["lam_chosen_on"] == "astronaut" and den.attrs["scaling"] == "noise"
     assert den.attrs["stride"] == 8 and den.attrs["psnr_denoised"] > den.attrs["psnr_noisy"]
     with pytest.raises(FileNotFoundError, match="results"):
@@ -212,3 +229,122 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     # checkpoints of this run are not silently reused by a different configuration
     with pytest.raises(ValueError, match="different configuration"):
         run_experiment("lin_tang_A", "smoke", {"eta0": 0.02}, out_dir=tmp_path)
+
+
+def test_lam1_sweep_smoke_runs_on_the_process_pool(tmp_path):
+    """``lin_tang_C_lam1`` (smoke): each lambda_1 runs in a worker process of the sweep
+    machinery; the table and figure are written and sparseness grows with lambda_1."""
+    from attractorlab.experiments import run_experiment
+    from attractorlab.experiments.lin_tang import sweep_table
+
+    ds = run_experiment("lin_tang_C_lam1", "smoke", out_dir=tmp_path)
+    assert list(ds["lam1"].values) == [0.3, 4.8]
+    nnz = ds["final_nnz"].values
+    assert nnz[1] < nnz[0]                         # a larger lambda_1 gives sparser codes
+    assert ((ds["frac_accepted"] >= 0) & (ds["frac_accepted"] <= 1)).all()
+    assert (ds["frac_accepted_long"] <= ds["frac_accepted"]).all()
+    assert ds.sizes["atom"] == 16 and "good" in ds and "lam2_gain" in ds
+    table = sweep_table(ds)
+    assert table.count("\n") == 1 + ds.sizes["run"] and "| 4.8 |" in table
+    for name in ("sweep.nc", "sweep_lam1.md", "sweep_lam1.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.standalone
+def test_long_segment_checkpoints_inside_and_resumes_identically(tmp_path, monkeypatch):
+    """A segment longer than _PARTIAL_EVERY checkpoints inside; an interrupted run resumes
+    from the last partial checkpoint with the same weights as an uninterrupted one."""
+    from attractorlab.experiments import lin_tang as lt
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, runtime
+
+    monkeypatch.setattr(lt, "_PARTIAL_EVERY", 100)
+    assert lt._partial_every(300, 50) == 100 and lt._partial_every(80, 40) == 80
+    X = planted_dictionary_data(8, 16, 300, n_active=2, seed=4)[0]
+    p, L = NetworkParams(8, 16, lam1=0.1), LearningParams(eta_D=0.02, lam2_rule="unit_norm", norm_tau=100)
+    marks, seg_k = np.array([0, 300]), [50]
+    (tmp_path / "a").mkdir()
+    full, _, gains = lt._learn_segmented(X, p, L, "consistent", 3, marks, seg_k, tmp_path / "a", "c", False)
+    calls = {"n": 0}
+    real = runtime.run_chunk
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    (tmp_path / "b").mkdir()
+    monkeypatch.setattr(runtime, "run_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lt._learn_segmented(X, p, L, "consistent", 3, marks, seg_k, tmp_path / "b", "c", False)
+    assert (tmp_path / "b" / "c_300.partial.nc").exists() and not (tmp_path / "b" / "c_300.npz").exists()
+    monkeypatch.setattr(runtime, "run_chunk", real)
+    resumed, _, gains2 = lt._learn_segmented(X, p, L, "consistent", 3, marks, seg_k, tmp_path / "b", "c", False)
+    assert resumed[-1].equals(full[-1]) and gains2 == gains
+    assert not (tmp_path / "b" / "c_300.partial.nc").exists() and (tmp_path / "b" / "c_300.npz").exists()
+
+
+@pytest.mark.standalone
+def test_segments_continue_the_rate_schedule_and_the_gain():
+    """Learning in segments (the experiments' checkpoints) equals one uninterrupted run,
+    also with the decaying rate schedule and the unit-norm rule's adapted gain."""
+    from attractorlab.experiments import lin_tang as lt
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
+
+    X = planted_dictionary_data(8, 16, 200, n_active=2, seed=5)[0]
+    p = NetworkParams(8, 16, lam1=0.1)
+    L = LearningParams(eta_D=0.05, schedule="inverse", p0=50, lam2_rule="unit_norm", norm_tau=100)
+    whole = learn_dictionary(X, p, L, init="consistent", seed=2, snapshot_every=100, chunk_size=50, progress=False)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        snaps, _, gains = lt._learn_segmented(X, p, L, "consistent", 2, np.array([0, 100, 200]), [50, 50], Path(d),
+                                              "c", False)
+    np.testing.assert_array_equal(snaps[-1].F, whole["F"].values)
+    np.testing.assert_array_equal(snaps[-1].H, whole["H"].values)
+    assert gains[-1] == float(whole["lam2_gain_snap"].values[-1])
+
+
+def test_damaged_segment_checkpoint_is_named_with_how_to_start_over(tmp_path):
+    """A truncated or foreign ``.npz`` learning-segment checkpoint stops the run with an
+    error naming the file and what to delete, before any learning."""
+    from attractorlab.experiments import lin_tang as lt
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams
+
+    bad = tmp_path / "c_100.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match=r"c_100\.npz.*damaged.*Delete it"):
+        lt._load_segment(bad)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, wall=1.0)                       # a valid npz without the weights
+    with pytest.raises(ValueError, match=r"foreign\.npz.*Delete it"):
+        lt._load_segment(foreign)
+    # through the segmented learner: the damaged first segment is read, not recomputed
+    X = planted_dictionary_data(8, 16, 100, n_active=2, seed=4)[0]
+    p, L = NetworkParams(8, 16, lam1=0.1), LearningParams(eta_D=0.02)
+    with pytest.raises(ValueError, match=r"c_100\.npz.*cannot be read"):
+        lt._learn_segmented(X, p, L, "consistent", 3, np.array([0, 100]), [50], tmp_path, "c", False)
+    with pytest.raises(FileNotFoundError):
+        lt._load_segment(tmp_path / "missing.npz")
+
+
+def test_saturating_inputs_warn_before_learning():
+    """Inputs with max(x) * dt >= 1 would be clipped to one spike per step: learn_dictionary
+    warns (SpikingInputWarning, an error under the test suite's filter) before simulating."""
+    import warnings
+
+    from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
+    from attractorlab.models.spiking_dictionary.learning import SpikingInputWarning, warn_if_saturated
+
+    p = NetworkParams(8, 16, lam1=0.1)                 # dt = 1/32: at most 32 spikes per time unit
+    ok = np.full((3, 8), 0.99 / p.dt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_saturated(ok, p)                        # just below the limit: silent
+    with pytest.warns(SpikingInputWarning, match=r"max\(X\) \* dt = 1 >= 1.*1/dt = 32"):
+        warn_if_saturated(ok / 0.99, p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SpikingInputWarning)
+        with pytest.raises(SpikingInputWarning, match="saturates the input neurons"):
+            learn_dictionary(np.full((4, 8), 40.0), p, LearningParams(eta_D=0.01), progress=False)

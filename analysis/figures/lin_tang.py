@@ -20,6 +20,9 @@ __all__ = [
     "atom_images",
     "fig6_atoms",
     "fig7_denoising",
+    "fig7_psnr_table",
+    "sweep_nxny",
+    "sweep_scores",
 ]
 
 
@@ -219,3 +222,73 @@ def fig7_denoising(result: xr.Dataset, *, axes=None):
             name += f", {float(result.attrs['mean_nonzeros']):.1f} non-zeros/patch"
         ax.set_title(name, fontsize=9)
     return axes
+
+
+def fig7_psnr_table(result: xr.Dataset, *, ax=None):
+    """Fig. 7, right: denoised PSNR per test image for each dictionary (``denoise.nc`` of a
+    multi-image run: ``psnr_denoised_table(learner, image)``, ``psnr_noisy_table(image)``),
+    with the mean non-zeros per patch and the chosen lambda in the legend."""
+    ax = _axes(ax, figsize=(5, 4))
+    images = [str(v) for v in result["image"].values]
+    learners = [str(v) for v in result["learner"].values]
+    x = np.arange(len(images))
+    width = 0.8 / (len(learners) + 1)
+    ax.bar(x - 0.4 + width / 2, result["psnr_noisy_table"].values, width, color="0.75", label="noisy")
+    for k, m in enumerate(learners):
+        nnz = float(np.mean(result["mean_nonzeros_table"].sel(learner=m).values))
+        lam = float(result["lam_chosen"].sel(learner=m)) if "lam_chosen" in result else float("nan")
+        ax.bar(x - 0.4 + width * (k + 1.5), result["psnr_denoised_table"].sel(learner=m).values, width,
+               label=f"{m} (lambda {lam:.2f}, {nnz:.1f} nz/patch)")
+    ax.set_xticks(x)
+    ax.set_xticklabels(images, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("PSNR (dB)")
+    lo = float(np.nanmin(result["psnr_noisy_table"].values)) - 1.0
+    ax.set_ylim(lo, float(np.nanmax(result["psnr_denoised_table"].values)) + 1.5)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(f"sigma = {result.attrs.get('sigma', '?')}; lambda chosen on {result.attrs.get('lam_chosen_on', '?')}",
+                 fontsize=9)
+    return ax
+
+
+def sweep_nxny(sweep: xr.Dataset, *, axes=None):
+    """One Ringach plot per run of a lambda_1 sweep (``lin_tang_C_lam1``'s ``sweep.nc``):
+    the accepted atoms' (nx, ny) over the V1 histogram, with the fraction accepted."""
+    from attractorlab.analysis.figures.receptive_fields import ringach_plot
+
+    n = sweep.sizes["run"]
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6))
+    for r, ax in zip(range(n), np.atleast_1d(axes)):
+        d = sweep.isel(run=r)
+        good = d["good"].values.astype(bool)
+        ringach_plot((d["nx"].values[good], d["ny"].values[good]), ax=ax, colorbar=False,
+                     label=f"lambda_1 = {float(d['lam1']):g}")
+        txt = f"{good.sum()} of {good.size} accepted ({good.mean():.0%})"
+        if "v1_ks_ceiled_mean" in d and np.isfinite(float(d["v1_ks_ceiled_mean"])):
+            txt += f"; Brain-Score {float(d['v1_ks_ceiled_mean']):.2f}"
+        ax.set_title(txt, fontsize=8)
+    return axes
+
+
+def sweep_scores(sweep: xr.Dataset, *, ax=None):
+    """Acceptance fractions, Brain-Score similarity / ceiling and non-zeros per patch
+    against lambda_1 (a lambda_1 sweep's ``sweep.nc``)."""
+    ax = _axes(ax, figsize=(4.5, 3.6))
+    lam = sweep["lam1"].values.astype(float)
+    ax.plot(lam, sweep["frac_accepted"].values, "o-", label="accepted (R^2 >= 0.5, s.d. >= 1 px)")
+    ax.plot(lam, sweep["frac_accepted_long"].values, "s-", label="accepted, longer s.d. >= 2 px")
+    if "v1_ks_ceiled_mean" in sweep:
+        ax.plot(lam, sweep["v1_ks_ceiled_mean"].values, "^-", label="Brain-Score nx-ny / ceiling")
+    ax.set_xscale("log")
+    ax.set_xlabel("lambda_1 (unit-variance 16x16 patches)")
+    ax.set_ylabel("fraction / score")
+    ax.set_ylim(0, 1.05)
+    ax2 = ax.twinx()
+    ax2.plot(lam, sweep["final_nnz"].values, "k:", marker="x", label="non-zeros / patch")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("non-zeros per patch (dotted)")
+    ax.legend(fontsize=7, loc="center left")
+    return ax
+

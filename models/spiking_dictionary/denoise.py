@@ -223,34 +223,60 @@ def choose_lambda(
     calibration: np.ndarray,
     D: np.ndarray,
     *,
-    grid: tuple[float, ...] = (2.0, 2.5, 3.0, 3.5),
+    grid: tuple[float, ...] = (1.5, 2.0, 2.5, 3.0, 3.5),
     sigma: float = 30.0,
     scaling: str = "noise",
     stride: int = 4,
     seed: int = 1,
+    step: float = 1.25,
+    max_extend: int = 6,
 ) -> tuple[float, xr.Dataset]:
-    """The ``lam`` of ``grid`` that denoises ``calibration`` (0-255) best, and the scores.
+    """The ``lam`` that denoises ``calibration`` (0-255) best, and the scores of every lam tried.
 
-    Use an image other than the one to be reported, so that the reported PSNR is not
-    tuned on it.  Scores equal to 0.01 dB count as ties, which go to the larger ``lam``
-    (the sparser code).
+    The grid is extended (by factors of ``step``, at most ``max_extend`` times) on the side
+    where its best value lies until the best lam is inside it: the chosen lam is bracketed
+    by two worse ones (``attrs["bracketed"]``).  Use an image other than the ones reported,
+    so that the reported PSNR is not tuned on them.  Scores within 0.01 dB count as ties,
+    which go to the larger ``lam`` (the sparser code).
 
     Returns
     -------
     lam : float
     scores : xarray.Dataset
-        ``psnr`` (dB) and ``mean_nonzeros`` over ``lam``.
+        ``psnr`` (dB) and ``mean_nonzeros`` over ``lam`` (sorted); attrs ``chosen``,
+        ``bracketed``.
     """
     if len(grid) == 0:
         raise ValueError("grid must hold at least one lambda")
-    runs = [denoise_image(calibration, D, lam=float(v), sigma=sigma, scaling=scaling, stride=stride,
-                          seed=seed, progress=False) for v in grid]
-    scores = np.array([r.attrs["psnr_denoised"] for r in runs])
-    best = max(range(len(grid)), key=lambda j: (round(scores[j], 2), grid[j]))
+    if not step > 1:
+        raise ValueError(f"step must be > 1, got {step}")
+    runs: dict[float, xr.Dataset] = {}
+
+    def score(v: float) -> None:
+        if v not in runs:
+            runs[v] = denoise_image(calibration, D, lam=v, sigma=sigma, scaling=scaling, stride=stride,
+                                    seed=seed, progress=False)
+
+    def best() -> float:
+        lams = sorted(runs)
+        return max(lams, key=lambda v: (round(runs[v].attrs["psnr_denoised"], 2), v))
+
+    for v in grid:
+        score(float(v))
+    for _ in range(int(max_extend)):
+        lams = sorted(runs)
+        b = best()
+        if len(lams) > 1 and lams[0] < b < lams[-1]:
+            break
+        score(lams[0] / step if b == lams[0] else lams[-1] * step)
+    lams = sorted(runs)
+    chosen = best()
     ds = xr.Dataset(
-        {"psnr": ("lam", scores, {"units": "dB", "long_name": "PSNR of the denoised calibration image"}),
-         "mean_nonzeros": ("lam", np.array([r.attrs["mean_nonzeros"] for r in runs]), {"units": "1"})},
-        coords={"lam": np.asarray(grid, dtype=np.float64)},
-        attrs={"sigma": float(sigma), "scaling": scaling, "stride": int(stride), "chosen": float(grid[best])},
+        {"psnr": ("lam", np.array([runs[v].attrs["psnr_denoised"] for v in lams]),
+                  {"units": "dB", "long_name": "PSNR of the denoised calibration image"}),
+         "mean_nonzeros": ("lam", np.array([runs[v].attrs["mean_nonzeros"] for v in lams]), {"units": "1"})},
+        coords={"lam": np.asarray(lams, dtype=np.float64)},
+        attrs={"sigma": float(sigma), "scaling": scaling, "stride": int(stride), "chosen": float(chosen),
+               "bracketed": int(len(lams) > 2 and lams[0] < chosen < lams[-1])},
     )
-    return float(grid[best]), ds
+    return float(chosen), ds

@@ -28,11 +28,14 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from attractorlab._warnings import AttractorlabWarning
 from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams, check_inputs
 from attractorlab.models.spiking_dictionary.weights import (
     INIT_KINDS,
@@ -43,7 +46,26 @@ from attractorlab.models.spiking_dictionary.weights import (
     init_weights,
 )
 
-__all__ = ["init_weights", "consistent_weights", "learn_dictionary", "weights_of", "INIT_KINDS"]
+__all__ = ["init_weights", "consistent_weights", "learn_dictionary", "weights_of", "INIT_KINDS",
+           "SpikingInputWarning", "warn_if_saturated"]
+
+
+class SpikingInputWarning(AttractorlabWarning):
+    """Input signals too large for the simulation step: an input neuron (threshold 1,
+    bias x_i) cannot fire more than once per step ``dt``, so inputs with ``x_i * dt >= 1``
+    are clipped to the rate ``1 / dt`` and the network codes a different signal."""
+
+
+def warn_if_saturated(X: np.ndarray, params: NetworkParams, name: str = "X", stacklevel: int = 2) -> None:
+    """:class:`SpikingInputWarning` when the largest input ``max(X)`` reaches ``1 / dt``
+    spikes per time unit (``max(X) * dt >= 1``)."""
+    top = float(np.max(X)) if np.size(X) else 0.0
+    if top * params.dt >= 1.0:
+        warnings.warn(
+            f"{name} saturates the input neurons: max({name}) = {top:.4g} and dt = {params.dt:g} give "
+            f"max({name}) * dt = {top * params.dt:.3g} >= 1, but an input neuron fires at most once per step "
+            f"(rate <= 1/dt = {1.0 / params.dt:g}); scale {name} below {1.0 / params.dt:g} or use a smaller "
+            "NetworkParams.dt", SpikingInputWarning, stacklevel=stacklevel + 1)
 
 
 def weights_of(ds: Any, snapshot: int | None = None) -> SpikingWeights:
@@ -86,6 +108,8 @@ class _LearningState:
     n_updates: int = 0
     first: tuple | None = None
     last: tuple | None = None
+    seconds: float = 0.0                     # wall time of the chunks run so far (all sessions)
+    resumed_seconds: float = 0.0             # of it, before the last resume
 
     @classmethod
     def fresh(cls, w: SpikingWeights, gain: float, P: int) -> "_LearningState":
@@ -102,6 +126,7 @@ class _LearningState:
                          else [float(default_gain)] * len(snaps["F"]))
         state = cls(weights_of(z), float(snaps["gain"][-1]), np.zeros((P, 2), dtype=np.int32), np.zeros(P),
                     snaps, [int(v) for v in z["samples_seen"].values], seen, int(z["n_updates"]))
+        state.seconds = state.resumed_seconds = float(z.attrs.get("learn_seconds", 0.0))
         state.n_active[:seen] = z["n_active"].values[:seen]
         state.gd_norm[:seen] = z["gD_norm"].values[:seen]
         if "a_first" in z:
@@ -173,6 +198,8 @@ class _LearningState:
                 ds[f"b_{name}"] = (("phase", "pixel"), np.asarray(pair[1]), dict(rate, long_name=f"input rates, {name} sample"))
         ds.attrs.update(attrs)
         ds.attrs["samples_done"] = int(self.seen)
+        ds.attrs["learn_seconds"] = float(self.seconds)
+        ds.attrs["resumed_seconds"] = float(self.resumed_seconds)
         return ds
 
 
@@ -189,6 +216,7 @@ def learn_dictionary(
     record_first_last_rates: bool = True,
     device: str = "standalone",
     chunk_size: int | None = None,
+    p_offset: int = 0,
 ) -> "xr.Dataset":  # noqa: F821
     """Learn F, B, H (and s = diag(H)) with Algorithm 1, one pass over the rows of ``X``.
 
@@ -222,6 +250,9 @@ def learn_dictionary(
     chunk_size : int, optional
         Samples per compiled simulation (default: ``snapshot_every`` up to 2000, else its
         largest divisor <= 2000).
+    p_offset : int
+        Samples learned before the rows of ``X`` (for the ``"inverse"`` rate schedule when a
+        run is split into several calls).
 
     Returns
     -------
@@ -231,7 +262,9 @@ def learn_dictionary(
         gain) along ``snapshot`` (coordinate ``samples_seen``, the first entry is the
         initial state); :func:`weights_of` reads the final weights back; ``n_active(sample,
         phase)`` (coding neurons that spiked), ``gD_norm(sample)`` = ||b_kappa - b_0||
-        (eq 9, a reconstruction-error proxy); ``n_updates`` (== P); optionally
+        (eq 9, a reconstruction-error proxy); ``n_updates`` (== P); attrs ``learn_seconds``
+        (wall time of the simulation chunks, summed over interrupted sessions) and
+        ``resumed_seconds`` (the part before the last resume); optionally
         ``a_first, a_last (phase, atom)``, ``b_first, b_last (phase, pixel)``.
     """
     X, K, w0, init_desc = _check_learning_args(X, params, learning, init, seed, snapshot_every, chunk_size, device)
@@ -245,10 +278,12 @@ def learn_dictionary(
         "learning": json.dumps(learning.as_dict()),
         "init": init_desc, "seed": int(seed), "device": device, "chunk_size": K,
         "snapshot_every": int(snapshot_every),
-        "fingerprint": _fingerprint(X, params, learning, init_desc, seed, K, int(snapshot_every)),
+        "fingerprint": _fingerprint(X, params, learning, init_desc, seed, K, int(snapshot_every))
+        + (f"+p{int(p_offset)}" if p_offset else ""),
     }
     state = _resume_or_start(ckpt, attrs["fingerprint"], w0, learning, P)
-    _learn_chunks(state, X, params, learning, K, int(snapshot_every), device, ckpt, attrs, seed, progress)
+    _learn_chunks(state, X, params, learning, K, int(snapshot_every), device, ckpt, attrs, seed, progress,
+                  int(p_offset))
     if state.n_updates != P:
         raise RuntimeError(f"{state.n_updates} in-simulation updates for {P} samples")
     return state.dataset(params, attrs, rates=record_first_last_rates)
@@ -269,6 +304,7 @@ def _check_learning_args(X: Any, params: NetworkParams, learning: LearningParams
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     X = check_inputs(X, params)
+    warn_if_saturated(X, params, stacklevel=3)  # points at the caller of learn_dictionary
     if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, (int, np.integer)) or snapshot_every < 1:
         raise ValueError(f"snapshot_every must be an integer >= 1, got {snapshot_every!r}")
     K = _auto_chunk(int(snapshot_every)) if chunk_size is None else int(chunk_size)
@@ -299,7 +335,7 @@ def _resume_or_start(ckpt: Path | None, fingerprint: str, w0: SpikingWeights, le
 
 def _learn_chunks(state: _LearningState, X: np.ndarray, params: NetworkParams, learning: LearningParams, K: int,
                   snapshot_every: int, device: str, ckpt: Path | None, attrs: dict, seed: int,
-                  progress: bool) -> None:
+                  progress: bool, p_offset: int = 0) -> None:
     """Run the remaining samples chunk by chunk; snapshot (and checkpoint) when due."""
     from attractorlab.models.spiking_dictionary import runtime
 
@@ -314,10 +350,12 @@ def _learn_chunks(state: _LearningState, X: np.ndarray, params: NetworkParams, l
             n = xc.shape[0]
             if n < K:
                 xc = np.vstack([xc, np.zeros((K - n, M))])
+            t0 = time.perf_counter()
             res = runtime.run_chunk(params, xc, state.w, gamma=(0.0, params.kappa), device=device,
-                                    learning=learning.run_values(state.seen, state.gain), n_valid=n,
+                                    learning=learning.run_values(p_offset + state.seen, state.gain), n_valid=n,
                                     record="counts")
             state.absorb(res, n, params.phase_duration, learning)
+            state.seconds += time.perf_counter() - t0
             if bar is not None:
                 bar.update(n)
             if state.seen % snapshot_every == 0 or state.seen == P:
