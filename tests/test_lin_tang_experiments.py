@@ -348,3 +348,18 @@ def test_saturating_inputs_warn_before_learning():
         warnings.simplefilter("error", SpikingInputWarning)
         with pytest.raises(SpikingInputWarning, match="saturates the input neurons"):
             learn_dictionary(np.full((4, 8), 40.0), p, LearningParams(eta_D=0.01), progress=False)
+
+
+@pytest.mark.parametrize("override, words", [
+    ({"lam1s": []}, "lam1s must be a non-empty list"),
+    ({"lam1s": [0.3, -1.0]}, "lam1s must be a non-empty list of numbers > 0"),
+    ({"lam1s": [0.3, 0.3]}, "lam1s must not repeat"),
+    ({"chunk_size": 300}, "chunk_size must divide n_train=500, got 300"),
+    ({"eta_D": 0.0}, "eta_D must be > 0"),
+])
+def test_lam1_sweep_refuses_bad_settings_before_learning(tmp_path, override, words):
+    from attractorlab.experiments import run_experiment
+
+    with pytest.raises(ValueError, match=words):
+        run_experiment("lin_tang_C_lam1", "smoke", override, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "sweep.nc").exists()
