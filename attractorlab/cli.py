@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--format", dest="fmt", default="png", metavar="FORMAT",
                    help="png (default), svg or pdf; vector formats keep text as text (fonts embedded)")
 
+    sd = sub.add_parser("seeds", help="mean +/- s.e.m. over runs that differ only in seed (and tests against a reference)")
+    sd.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run folders (each with run.json, results.nc)")
+    sd.add_argument("--var", dest="variables", action="append", default=[], metavar="NAME",
+                    help="scalar result variable (repeatable; default pixel_accuracy)")
+    sd.add_argument("--reference", action="append", default=[], metavar="NAME=VALUE",
+                    help="test the mean of NAME against VALUE, e.g. the paper's (repeatable)")
+    sd.add_argument("--percent", action="store_true", help="show fractions as percent")
+    sd.add_argument("--out", type=Path, default=None, help="also save the summary as netCDF (.nc)")
+
     b = sub.add_parser("bench", help="run benchmark scripts in benchmarks/ (all when NAME is omitted)")
     b.add_argument("name", nargs="?", help="benchmark script name without .py")
     b.add_argument("--list", action="store_true", help="list benchmark scripts and exit")
@@ -197,6 +206,28 @@ def _cmd_figure(args) -> int:
     return 0
 
 
+def _cmd_seeds(args) -> int:
+    from attractorlab.experiments.seeds import format_seed_summary, seed_summary
+    from attractorlab.results import save_dataset
+
+    reference = {}
+    for item in args.reference:
+        name, sep, raw = item.partition("=")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if not sep or not name or value is None:
+            raise _UsageError(f"seeds: --reference must be NAME=NUMBER, got {item!r}")
+        reference[name] = value
+    variables = args.variables or ["pixel_accuracy"]
+    ds = seed_summary(args.runs, variables, reference=reference)
+    print(format_seed_summary(ds, percent=args.percent))
+    if args.out is not None:
+        print(f"wrote {save_dataset(ds, args.out, params={'runs': [str(r) for r in args.runs], 'variables': variables, 'reference': reference})}")
+    return 0
+
+
 def _benchmarks() -> dict[str, Path]:
     folder = _REPO_ROOT / "benchmarks"
     if not folder.is_dir():
@@ -248,6 +279,8 @@ def _dispatch(args, parser) -> int:
         return _cmd_figure(args)
     if args.command == "bench":
         return _cmd_bench(args)
+    if args.command == "seeds":
+        return _cmd_seeds(args)
     raise _UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
 

@@ -84,3 +84,17 @@ def test_needs_two_complete_run_folders(tmp_path, runs):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no run.json"):
         seed_summary([runs[0], tmp_path / "empty"])
+
+
+def test_the_seeds_command_prints_and_saves_the_summary(tmp_path, runs, capsys):
+    from attractorlab import cli
+    from attractorlab.results import load_dataset
+
+    out = tmp_path / "summary.nc"
+    rc = cli.main(["seeds", *map(str, runs), "--var", "pixel_accuracy", "--reference", "pixel_accuracy=0.99995",
+                   "--percent", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0 and "pixel_accuracy: 99.9920 +/- 0.0020 %" in printed and "reference 99.9950 %" in printed
+    assert float(load_dataset(out).pixel_accuracy_reference) == 0.99995
+    assert cli.main(["seeds", *map(str, runs), "--reference", "pixel_accuracy"]) == 2
+    assert "NAME=NUMBER" in capsys.readouterr().err
