@@ -348,6 +348,15 @@ def test_saturating_inputs_warn_before_learning():
         warnings.simplefilter("error", SpikingInputWarning)
         with pytest.raises(SpikingInputWarning, match="saturates the input neurons"):
             learn_dictionary(np.full((4, 8), 40.0), p, LearningParams(eta_D=0.01), progress=False)
+        # every entry point that simulates spikes warns: the Brian2 runtime and the numpy oracle
+        from attractorlab.models.spiking_dictionary import init_weights, run_network
+        from attractorlab.models.spiking_dictionary.reference import simulate_reference
+
+        w = init_weights(8, 16, seed=0)
+        with pytest.raises(SpikingInputWarning, match="saturates the input neurons"):
+            run_network(np.full((1, 8), 40.0), w, p, device="numpy")
+        with pytest.raises(SpikingInputWarning, match="saturates the input neurons"):
+            simulate_reference(np.full((1, 8), 40.0), w, p)
 
 
 @pytest.mark.parametrize("override, words", [

@@ -29,14 +29,13 @@ import hashlib
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from attractorlab._warnings import AttractorlabWarning
-from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams, check_inputs
+from attractorlab.models.spiking_dictionary.params import (LearningParams, NetworkParams, SpikingInputWarning,
+                                                           check_inputs, warn_if_saturated)
 from attractorlab.models.spiking_dictionary.weights import (
     INIT_KINDS,
     WEIGHT_NAMES,
@@ -48,24 +47,6 @@ from attractorlab.models.spiking_dictionary.weights import (
 
 __all__ = ["init_weights", "consistent_weights", "learn_dictionary", "weights_of", "INIT_KINDS",
            "SpikingInputWarning", "warn_if_saturated"]
-
-
-class SpikingInputWarning(AttractorlabWarning):
-    """Input signals too large for the simulation step: an input neuron (threshold 1,
-    bias x_i) cannot fire more than once per step ``dt``, so inputs with ``x_i * dt >= 1``
-    are clipped to the rate ``1 / dt`` and the network codes a different signal."""
-
-
-def warn_if_saturated(X: np.ndarray, params: NetworkParams, name: str = "X", stacklevel: int = 2) -> None:
-    """:class:`SpikingInputWarning` when the largest input ``max(X)`` reaches ``1 / dt``
-    spikes per time unit (``max(X) * dt >= 1``)."""
-    top = float(np.max(X)) if np.size(X) else 0.0
-    if top * params.dt >= 1.0:
-        warnings.warn(
-            f"{name} saturates the input neurons: max({name}) = {top:.4g} and dt = {params.dt:g} give "
-            f"max({name}) * dt = {top * params.dt:.3g} >= 1, but an input neuron fires at most once per step "
-            f"(rate <= 1/dt = {1.0 / params.dt:g}); scale {name} below {1.0 / params.dt:g} or use a smaller "
-            "NetworkParams.dt", SpikingInputWarning, stacklevel=stacklevel + 1)
 
 
 def weights_of(ds: Any, snapshot: int | None = None) -> SpikingWeights:

@@ -8,15 +8,20 @@ tau = 1.  Defaults follow Lin & Tang (2019) section 4: two phases of 20 time uni
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from attractorlab._warnings import AttractorlabWarning
+
 __all__ = [
     "NetworkParams",
     "LearningParams",
     "check_inputs",
+    "SpikingInputWarning",
+    "warn_if_saturated",
     "SCHEDULES",
     "LAM2_RULES",
     "FLOAT_DTYPES",
@@ -260,6 +265,24 @@ class LearningParams:
             for k in ("lam2_rule", "lam2_gain", "norm_tau"):
                 del d[k]
         return d
+
+
+class SpikingInputWarning(AttractorlabWarning):
+    """Input signals too large for the simulation step: an input neuron (threshold 1,
+    bias x_i) cannot fire more than once per step ``dt``, so inputs with ``x_i * dt >= 1``
+    are clipped to the rate ``1 / dt`` and the network codes a different signal."""
+
+
+def warn_if_saturated(X: np.ndarray, params: NetworkParams, name: str = "X", stacklevel: int = 2) -> None:
+    """:class:`SpikingInputWarning` when the largest input ``max(X)`` reaches ``1 / dt``
+    spikes per time unit (``max(X) * dt >= 1``)."""
+    top = float(np.max(X)) if np.size(X) else 0.0
+    if top * params.dt >= 1.0:
+        warnings.warn(
+            f"{name} saturates the input neurons: max({name}) = {top:.4g} and dt = {params.dt:g} give "
+            f"max({name}) * dt = {top * params.dt:.3g} >= 1, but an input neuron fires at most once per step "
+            f"(rate <= 1/dt = {1.0 / params.dt:g}); scale {name} below {1.0 / params.dt:g} or use a smaller "
+            "NetworkParams.dt", SpikingInputWarning, stacklevel=stacklevel + 1)
 
 
 def check_inputs(X: Any, params: NetworkParams) -> np.ndarray:

@@ -22,7 +22,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from attractorlab.models.spiking_dictionary.params import LearningParams, NetworkParams, check_gamma, check_inputs
+from attractorlab.models.spiking_dictionary.params import (LearningParams, NetworkParams, check_gamma, check_inputs,
+                                                           warn_if_saturated)
 from attractorlab.models.spiking_dictionary.weights import SpikingWeights, as_weights
 
 __all__ = ["simulate_sample", "simulate_reference", "algorithm1_update", "learn_reference"]
@@ -92,6 +93,7 @@ def simulate_reference(X: Any, weights: SpikingWeights | Mapping[str, Any], para
         currents; ``e = u - theta a``; ``cnt_coding``, ``cnt_input`` counts.
     """
     X = check_inputs(X, params)
+    warn_if_saturated(X, params, stacklevel=2)
     w = as_weights(weights, params.n_input, params.n_coding)
     g = check_gamma(gamma, params)
     res = [simulate_sample(x, w, params, g) for x in X]

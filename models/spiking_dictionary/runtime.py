@@ -30,7 +30,7 @@ from attractorlab.models.spiking_dictionary.network import (
     run_time_values,
     weights_from_brian,
 )
-from attractorlab.models.spiking_dictionary.params import NetworkParams, check_gamma, check_inputs
+from attractorlab.models.spiking_dictionary.params import NetworkParams, check_gamma, check_inputs, warn_if_saturated
 from attractorlab.models.spiking_dictionary.weights import SpikingWeights, as_weights
 
 __all__ = [
@@ -238,6 +238,7 @@ def run_network(
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     X = check_inputs(X, params)
+    warn_if_saturated(X, params, stacklevel=2)  # points at the caller of run_network
     w = as_weights(weights, params.n_input, params.n_coding)
     g = check_gamma(gamma, params)
     P = X.shape[0]
