@@ -10,7 +10,7 @@ Subpackages
 * ``attractorlab.models``: spiking dictionary learning (Brian2) and CBAN (PyTorch)
 * ``attractorlab.analysis``: receptive fields, attractor states, spike statistics, figures
 
-:class:`AttractorlabWarning` is the base of every warning the package raises (for example
+``AttractorlabWarning`` is the base of every warning the package raises (for example
 ``SpikingInputWarning``); ``warnings.simplefilter("error", attractorlab.AttractorlabWarning)``
 turns them into errors, as the test suite does.
 """

@@ -728,9 +728,11 @@ def _write_figures(results_dir: Path, out_dir: Path, fmt: str) -> list[Path]:
     fig, axes = plt.subplots(len(rows), ncol, figsize=(5 * ncol, 5.2 * len(rows)), squeeze=False,
                              layout="constrained")
     for r, ((dr, label), ms) in enumerate(zip(rows, shown)):
+        lam1 = dr.attrs.get("lam1")  # absent from results written before the lambda_1 sweep
+        lam1_text = f", lambda_1 = {float(lam1):g}" if lam1 is not None else ""
         for ax, m in zip(axes[r], ms):
             figs.fig6_atoms(dr["D"].sel(learner=m).values, shape, split, ax=ax,
-                            title=f"{label}{figs._label(m, dr)}, lambda_1 = {float(dr.attrs['lam1']):g}")
+                            title=f"{label}{figs._label(m, dr)}{lam1_text}")
         for ax in axes[r][len(ms):]:
             ax.set_axis_off()
     fig.suptitle(f"{title}: learned atoms (largest norms first)")
