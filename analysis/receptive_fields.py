@@ -584,6 +584,16 @@ def effective_receptive_fields(response: Callable[[Any], Any], image_shape: Sequ
 # --------------------------------------------------------------------------------------
 # Comparison with V1
 # --------------------------------------------------------------------------------------
+def _v1_reference(v1_counts, edges) -> tuple[np.ndarray, np.ndarray]:
+    """The V1 (nx, ny) histogram and bin edges to compare with: the given ones, else the
+    loaded V1 data set's (edges default to ``V1_EDGES`` when counts are given alone)."""
+    if v1_counts is None:
+        v1_counts, e = v1_nxny()
+        edges = e if edges is None else edges
+    edges = V1_EDGES if edges is None else np.asarray(edges, float)
+    return np.asarray(v1_counts, float), edges
+
+
 def v1_nxny() -> tuple[np.ndarray, np.ndarray]:
     """Macaque V1 (nx, ny) histogram: ``(counts (5, 5) rows nx / cols ny, edges (6,))``.
 
@@ -797,11 +807,7 @@ def v1_similarity(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: Any 
         raise ValueError("ny is required unless nx is the Dataset returned by fit_gabors")
     if int(n_boot) < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    if v1_counts is None:
-        v1_counts, e = v1_nxny()
-        edges = e if edges is None else edges
-    edges = V1_EDGES if edges is None else np.asarray(edges, float)
-    v1_counts = np.asarray(v1_counts, float)
+    v1_counts, edges = _v1_reference(v1_counts, edges)
     vals = {"nx": np.asarray(nx, float).ravel(), "ny": np.asarray(ny, float).ravel()}
     ok = np.isfinite(vals["nx"]) & np.isfinite(vals["ny"])
     if not ok.any():
@@ -901,11 +907,7 @@ def compare_with_v1(nx: Any, ny: Any = None, *, v1_counts: Any = None, edges: An
         raise ValueError(f"ci must be in (0, 1), got {ci}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    if v1_counts is None:
-        v1_counts, e = v1_nxny()
-        edges = e if edges is None else edges
-    edges = V1_EDGES if edges is None else np.asarray(edges, float)
-    v1_counts = np.asarray(v1_counts, float)
+    v1_counts, edges = _v1_reference(v1_counts, edges)
     ok = np.isfinite(nx) & np.isfinite(ny) & (nx > 0) & (ny > 0)
     nx, ny = nx[ok], ny[ok]
     if nx.size == 0:
