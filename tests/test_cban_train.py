@@ -133,6 +133,42 @@ def test_checkpoint_resume_gives_identical_weights(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_an_epoch_interrupted_after_a_mid_epoch_checkpoint_resumes_to_the_same_weights(tmp_path):
+    class Interrupted(Exception):
+        pass
+
+    state = {"fail_at": None}
+
+    def batches(epoch, gen):
+        for i in range(5):
+            y = torch.rand(8, 10, generator=gen) * 1.8 - 0.9
+            if state["fail_at"] == (epoch, i):
+                state["fail_at"] = None
+                raise Interrupted  # the session ends in the middle of epoch 1
+            yield Batch(Evidence(y, torch.rand(8, 10, generator=gen) < 0.5), y)
+
+    # checkpoint_minutes tiny: a mid-epoch checkpoint after every batch
+    cfg = TrainConfig(epochs=3, lr=0.02, progress=False, checkpoint_minutes=1e-9)
+    a = build_fban(sizes=(10, 6, 3), seed=4)
+    hist_a = train(a, batches, cfg)
+    ck = tmp_path / "ck.pt"
+    state["fail_at"] = (1, 3)
+    with pytest.raises(Interrupted):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, cfg, checkpoint=ck)
+    blob = torch.load(ck, weights_only=False)
+    assert blob["epoch"] == 0 and blob["partial"]["epoch"] == 1 and blob["partial"]["batches"] == 3
+    b = build_fban(sizes=(10, 6, 3), seed=99)  # all state from the file
+    hist_b = train(b, batches, cfg, checkpoint=ck)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    assert hist_b["epoch"] == [0, 1, 2] and len(hist_b["epoch_seconds"]) == 3
+    assert hist_b["loss"] == pytest.approx(hist_a["loss"], rel=1e-12)
+    assert hist_b["batch_loss"] == pytest.approx(hist_a["batch_loss"], rel=1e-12)
+    assert torch.load(ck, weights_only=False)["partial"] is None  # the final checkpoint is an epoch end
+    with pytest.raises(ValueError, match=r"checkpoint_minutes must be >= 0.*got -1"):
+        TrainConfig(checkpoint_minutes=-1)
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     def batches(epoch, gen):
         y = torch.rand(8, 10, generator=gen) * 1.8 - 0.9

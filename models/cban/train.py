@@ -80,7 +80,7 @@ TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
 #: TrainConfig fields that say how a run executes, not what it learns: a resumed run may
 #: change them. Every other field (loss, optimiser, rate schedule, epochs, thresholds,
 #: seed, ...) is part of the checkpoint's fingerprint and must match.
-RUNTIME_FIELDS = ("device", "progress", "checkpoint_every", "compile", "channels_last")
+RUNTIME_FIELDS = ("device", "progress", "checkpoint_every", "checkpoint_minutes", "compile", "channels_last")
 
 
 def step_milestones(start: int, every: int, count: int) -> tuple[int, ...]:
@@ -138,6 +138,12 @@ class TrainConfig:
         "cpu", "cuda", "cuda:0", ...
     checkpoint_every : int
         Checkpoint every N epochs (0: only at the end) when a path is given.
+    checkpoint_minutes : float
+        Also checkpoint inside an epoch once this many minutes of training have passed
+        since the last checkpoint (0: never), so a long epoch interrupted at the end of a
+        session loses at most that much. A resumed run skips the batches already trained
+        in that epoch (they are still drawn, so the masks that follow are the same) and
+        ends with the weights of an uninterrupted run.
     progress : bool
         tqdm progress bars.
     seed : int
@@ -161,6 +167,7 @@ class TrainConfig:
     channels_last: bool = False
     device: str = "cpu"
     checkpoint_every: int = 0
+    checkpoint_minutes: float = 10.0
     progress: bool = True
     seed: int = 0
 
@@ -187,6 +194,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        if not self.checkpoint_minutes >= 0:
+            raise ValueError(f"checkpoint_minutes must be >= 0 (0: only at epoch ends), got {self.checkpoint_minutes}")
         for item in self.theta_milestones:
             if len(item) != 2 or not item[1] > 0:
                 raise ValueError(f"theta_milestones entries must be (epoch, theta > 0), got {item!r}")
@@ -334,11 +343,13 @@ def train_step(
 
 
 def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, history: dict, config: TrainConfig,
-                    run_config: dict | None = None) -> Path:
+                    run_config: dict | None = None, partial: dict | None = None) -> Path:
     """Write model/optimiser state, finished ``epoch``, history and configs to ``path`` atomically.
 
     ``run_config`` holds the caller's settings that define the run (data, masks, coding);
-    :func:`load_checkpoint` refuses to resume under different ones.
+    :func:`load_checkpoint` refuses to resume under different ones. ``partial`` records an
+    epoch in progress (``epoch`` + 1): ``batches`` trained so far, their ``losses``,
+    ``iters``, ``converged`` and ``seconds``; ``history`` then ends at the last finished epoch.
     """
     path = Path(path)
     blob = {
@@ -349,6 +360,7 @@ def save_checkpoint(path: str | Path, model: CBAN, optimizer, epoch: int, histor
         "config": dataclasses.asdict(config),
         "params": dataclasses.asdict(model.params),
         "run_config": plain_config(run_config or {}),
+        "partial": partial,
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
@@ -365,6 +377,10 @@ def load_checkpoint(path: str | Path, model: CBAN, optimizer=None, *, config: Tr
     ValueError naming each difference otherwise.
     """
     blob = read_checkpoint(path, map_location=next(model.parameters()).device)
+    return _restore(blob, path, model, optimizer, config, run_config)
+
+
+def _restore(blob: dict, path, model: CBAN, optimizer, config, run_config) -> tuple[int, dict]:
     if config is not None:
         check_resume(path, _fingerprint(blob.get("config", {})), _fingerprint(dataclasses.asdict(config)),
                      "training configuration")
@@ -465,12 +481,16 @@ def train(
     optimizer = make_optimizer(model, config)
     history: dict = {k: [] for k in ("epoch", "loss", "iters", "converged", "lr", "theta", "batch_loss",
                                      "epoch_seconds")}
-    start = 0
+    start, partial = 0, None
     if ctx is not None:
         ctx.barrier()  # every rank sees the same checkpoint file (rank 0 writes it only after this)
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        done, history = load_checkpoint(checkpoint, model, optimizer, config=config, run_config=run_config or {})
+        blob = read_checkpoint(checkpoint, map_location=device)
+        done, history = _restore(blob, checkpoint, model, optimizer, config, run_config or {})
         start = done + 1
+        partial = blob.get("partial")  # an epoch interrupted after a mid-epoch checkpoint
+    every_s = 60.0 * config.checkpoint_minutes
+    t_saved = time.perf_counter()
     parallel = DataParallel(model, ctx) if ctx is not None else None
     progress = config.progress and main
     base_theta = model.params.theta
@@ -481,15 +501,26 @@ def train(
         theta = theta_at(config, epoch, base_theta)
         gen = torch.Generator().manual_seed(int(config.seed) * 1_000_003 + epoch)
         t_epoch = time.perf_counter()
-        losses, iters, conv = [], [], []
+        losses, iters, conv, skip, before = [], [], [], 0, 0.0
+        if partial is not None and int(partial["epoch"]) == epoch:
+            losses, iters, conv = list(partial["losses"]), list(partial["iters"]), list(partial["converged"])
+            skip, before = int(partial["batches"]), float(partial["seconds"])
+        partial = None
         bar = tqdm(batches(epoch, gen), desc=f"epoch {epoch}", disable=not progress, leave=False)
-        for batch in bar:
+        for i, batch in enumerate(bar):
+            if i < skip:  # trained before the interruption: drawn (same masks after it), not trained
+                continue
             batch = _to_device(batch, device, config.channels_last)
             out = train_step(model, batch, config, optimizer, theta=theta, parallel=parallel)
             losses.append(out["loss"])
             iters.append(out["iters"])
             conv.append(out["converged"])
             bar.set_postfix(loss=f"{out['loss']:.4g}", iters=f"{out['iters']:.1f}")
+            if checkpoint is not None and main and every_s > 0 and time.perf_counter() - t_saved >= every_s:
+                save_checkpoint(checkpoint, model, optimizer, epoch - 1, history, config, run_config, partial={
+                    "epoch": epoch, "batches": i + 1, "losses": losses, "iters": iters, "converged": conv,
+                    "seconds": before + time.perf_counter() - t_epoch})
+                t_saved = time.perf_counter()
         if not losses:
             raise ValueError(f"batches({epoch}, generator) yielded no batch")
         history["epoch"].append(epoch)
@@ -499,7 +530,7 @@ def train(
         history["lr"].append(lr)
         history["theta"].append(theta)
         history["batch_loss"].extend(losses)
-        history.setdefault("epoch_seconds", []).append(time.perf_counter() - t_epoch)
+        history.setdefault("epoch_seconds", []).append(before + time.perf_counter() - t_epoch)
         stop = bool(callback(epoch, history)) if callback is not None else False
         if ctx is not None:
             stop = ctx.any(stop)  # a stop asked on any rank stops every rank after this epoch
@@ -507,6 +538,7 @@ def train(
         if checkpoint is not None and main and (
                 last or (config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0)):
             save_checkpoint(checkpoint, model, optimizer, epoch, history, config, run_config)
+            t_saved = time.perf_counter()
         if stop:
             break
     return history
