@@ -231,7 +231,7 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
         run_experiment("lin_tang_A", "smoke", {"eta0": 0.02}, out_dir=tmp_path)
 
 
-def test_lam1_sweep_smoke_runs_on_the_process_pool(tmp_path):
+def test_lam1_sweep_smoke_runs_on_the_process_pool(tmp_path, monkeypatch):
     """``lin_tang_C_lam1`` (smoke): each lambda_1 runs in a worker process of the sweep
     machinery; the table and figure are written and sparseness grows with lambda_1."""
     from attractorlab.experiments import run_experiment
@@ -248,6 +248,25 @@ def test_lam1_sweep_smoke_runs_on_the_process_pool(tmp_path):
     assert table.count("\n") == 1 + ds.sizes["run"] and "| 4.8 |" in table
     for name in ("sweep.nc", "sweep_lam1.md", "sweep_lam1.png"):
         assert (tmp_path / name).stat().st_size > 0
+    # every point is kept: a rerun (e.g. after the session ended) reads it instead of learning again,
+    # and refuses a point written under other settings
+    from attractorlab.experiments.lin_tang import lam1_sweep_task
+    from attractorlab.models.spiking_dictionary import sweeps
+
+    ckpt = tmp_path / "checkpoints"
+    assert (ckpt / "lam1_4.8.nc").exists() and (ckpt / "lam1_4.8_learning.nc").exists()
+
+    def no_learning(**kwargs):
+        raise AssertionError("a finished sweep point was learned again")
+
+    monkeypatch.setattr(sweeps, "lin_tang_task", no_learning)
+    kw = dict(lam1=4.8, n_train=500, n_test=100, n_atoms=16, eta_D=0.003, seed=0, chunk_size=500, n_boot=50,
+              checkpoint_dir=str(ckpt))
+    again = lam1_sweep_task(**kw)
+    assert float(again["final_nnz"]) == float(ds["final_nnz"][1])
+    np.testing.assert_array_equal(again["good"].values, ds["good"].values[1])
+    with pytest.raises(ValueError, match=r"n_boot: checkpoint 50, now 60"):
+        lam1_sweep_task(**{**kw, "n_boot": 60})
 
 
 @pytest.mark.standalone

@@ -850,20 +850,38 @@ def _check(name: str, config: dict) -> None:
 # --- lambda_1 sweep on Dataset C (issue 19): how sparseness moves nx-ny and the V1 score ---------
 
 def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta_D: float, seed: int,
-                    chunk_size: int, n_boot: int) -> xr.Dataset:
+                    chunk_size: int, n_boot: int, checkpoint_dir: str | None = None) -> xr.Dataset:
     """One point of the ``lin_tang_C_lam1`` sweep (a module-level function, so that the
     process pool or a Dask worker can run it): the spiking learner on Dataset C at
     ``lam1`` with the unit-norm lambda_2 rule, then Gabor fits of its atoms and their
-    comparison with V1 (Jensen-Shannon distance and the Brain-Score-style similarity)."""
+    comparison with V1 (Jensen-Shannon distance and the Brain-Score-style similarity).
+
+    The objective is measured at ten snapshots. With ``checkpoint_dir`` the learning is
+    checkpointed at each of them and a finished point is kept there
+    (``lam1_<value>.nc``): rerunning resumes where it stopped, and refuses files written
+    under other settings."""
     from attractorlab.analysis import receptive_fields as rf
     from attractorlab.models.spiking_dictionary.sweeps import lin_tang_task
+    from attractorlab.results import check_resume, load_dataset, save_dataset
 
+    settings = dict(lam1=float(lam1), n_train=int(n_train), n_test=int(n_test), n_atoms=int(n_atoms),
+                    eta_D=float(eta_D), seed=int(seed), chunk_size=int(chunk_size), n_boot=int(n_boot))
+    done = learn_ckpt = None
+    if checkpoint_dir is not None:
+        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        done = Path(checkpoint_dir) / f"lam1_{float(lam1):g}.nc"
+        learn_ckpt = str(Path(checkpoint_dir) / f"lam1_{float(lam1):g}_learning.nc")
+        if done.exists():
+            out = load_dataset(done)
+            check_resume(done, json.loads(out.attrs.get("params", "{}")), settings, "sweep point")
+            return out
+    every = chunk_size * max(1, n_train // chunk_size // 10)  # ~10 snapshots (and checkpoints)
     run = lin_tang_task(dataset="C", n_train=n_train, n_test=n_test, n_atoms=n_atoms, lam1=lam1, eta_D=eta_D,
-                        lam2="unit_norm", seed=seed, snapshot_every=n_train, chunk_size=chunk_size,
-                        return_dictionary=True)
+                        lam2="unit_norm", seed=seed, snapshot_every=every, chunk_size=chunk_size,
+                        return_dictionary=True, checkpoint_path=learn_ckpt)
     atoms = rf.signed_atoms(run["D"].values, tuple(run.attrs["image_shape"]), split_sign=bool(run.attrs["split_sign"]))
     fits = rf.fit_gabors(atoms, keep_images=False)
-    out = run.drop_vars(["D", "objective", "samples_seen"])
+    out = run.drop_vars(["D"])  # keeps the objective at the snapshots (samples_seen)
     for name in ("nx", "ny", "good", "long_envelope", "sigma_x", "sigma_y", "r2"):
         out[name] = fits[name]
     out["frac_accepted"] = ((), fits.attrs["frac_accepted"], {"long_name": "fraction of atoms accepted by the Gabor fit"})
@@ -877,6 +895,9 @@ def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta
         out["v1_ks_ceiling"] = (("property",), cmp["ks_ceiling"].values, {"long_name": "V1 vs V1 ceiling"})
         out = out.assign_coords(property=cmp["property"].values)
     out.attrs.update(fits.attrs)
+    if done is not None:
+        save_dataset(out, done, params=settings, seed=int(seed))
+        out = load_dataset(done)
     return out
 
 
@@ -912,6 +933,7 @@ def run_lam1_sweep(config: dict, out_dir: Path) -> xr.Dataset:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fixed = {k: cfg[k] for k in ("n_train", "n_test", "n_atoms", "eta_D", "seed", "chunk_size", "n_boot")}
+    fixed["checkpoint_dir"] = str(out_dir / "checkpoints")  # every point resumes from there
     ds = run_grid(lam1_sweep_task, {"lam1": [float(v) for v in cfg["lam1s"]]}, fixed=fixed,
                   max_workers=int(cfg["workers"]), scheduler_address=cfg["scheduler"] or None,
                   progress=bool(cfg["progress"]))
