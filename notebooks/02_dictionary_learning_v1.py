@@ -24,8 +24,9 @@
 # macaque simple cells (79 cells, binned), with a bootstrap interval and a null
 # distribution. Sparse coding is known to predict *larger* nx, ny than V1 shows.
 #
-# * `ATTRACTORLAB_SMOKE=1`: 8×8 patches of the bundled "camera" photograph, 64 atoms, a few
-#   thousand samples (about a minute, most of it the one-off C++ build).
+# * `ATTRACTORLAB_SMOKE=1`: the demo's run, 8×8 patches of the whitened natural scenes (the
+#   bundled "camera" photograph without the `olshausen_field` data), 64 atoms, 16,000 samples
+#   at lambda_1 = 2.4 (about a minute, plus the one-off C++ build).
 # * otherwise: a saved run of the `lin_tang_C` experiment (whitened natural scenes, 16×16,
 #   1024 atoms) from `results/` when present (`attractorlab run lin_tang_C --preset paper`),
 #   else a medium-size run here.
@@ -81,20 +82,18 @@ if saved is not None:
 else:
     from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
 
-    if SMOKE:
-        k, n_atoms, n_train = 8, 64, 4000
-        images = data.bundled_image("camera")
-    else:
-        k, n_atoms, n_train = 16, 256, 20000
-        try:
-            images = data.load_olshausen()
-        except data.DataError:
-            k, images = 8, data.bundled_image("camera")
-    X = data.sample_patches(images, k, n_train, seed=0)  # (P, 2k^2) ON/OFF, unit-variance patches
-    params = NetworkParams(n_input=2 * k * k, n_coding=n_atoms, lam1=0.3)
-    learned = learn_dictionary(X, params, LearningParams(eta_D=0.02), snapshot_every=n_train // 4,
-                               chunk_size=500, progress=not SMOKE)
-    source = f"learned here: {n_train} samples, {n_atoms} atoms, {k}x{k} patches"
+    from attractorlab.experiments.demo_models import demo_patches
+
+    # lambda_1 = 2.4 on unit-variance patches: sparse enough for oriented atoms (issue 19; at 0.3
+    # most atoms are single pixels). The smoke sizes are the demo's (same compiled build).
+    k, n_atoms, n_train = (8, 64, 16000) if SMOKE else (16, 256, 20000)
+    X, patches = demo_patches(n_train, k, seed=0)  # (P, 2k^2) ON/OFF, unit-variance patches
+    if patches.startswith("'camera'") and k == 16:
+        k, X = 8, demo_patches(n_train, 8, seed=0)[0]
+    params = NetworkParams(n_input=2 * k * k, n_coding=n_atoms, lam1=2.4)
+    learned = learn_dictionary(X, params, LearningParams(eta_D=0.02, lam2_rule="unit_norm"),
+                               snapshot_every=n_train // 4, chunk_size=500, progress=not SMOKE)
+    source = f"learned here: {n_train} samples of {patches}, {n_atoms} atoms, {k}x{k} patches, lambda_1 = 2.4"
 print(source)
 F, B, H = learned["F"].values, learned["B"].values, learned["H"].values
 
