@@ -573,12 +573,14 @@ _CIFAR_PAPER = dict(
     progress=True, vae_channels=[32, 64], vae_latent=128, threads=0, n_monitor=500, n_trace=8, trace_iters=120,
 )
 # cpu: channels 10-30-110 (paper 40-120-440), kernel s.d. 2e-4 (1e-4 scaled by 2 for 1/4 the
-# fan-in), all 20,000 training images, 15 epochs, the paper's lr 5e-4 divided by 10 at epochs 12
-# and 14 (the paper's 150 and 170 of 190, in proportion), at most 20 iterations while training and
-# testing. (lr 1e-3 stalled the symmetric CBAN in a saturated state on Omniglot; a 3,000-image
-# CIFAR pilot at 5e-4 reached 19.9 dB after one epoch with no saturation.)
+# fan-in), all 20,000 training images, 7 epochs (paper 190), the paper's lr 5e-4 divided by 10 at
+# epochs 5 and 6 (the paper's 150 and 170 of 190, in proportion), at most 20 iterations while
+# training and testing. Timing (2026-12-07, 2 one-thread workers, no other job): 0.05 s per
+# settling iteration per batch of 32, so an epoch of 625 batches takes ~10 min at the cap and
+# the 3 CBANs x 7 epochs (two at a time) plus the VAE and the scoring ~2.5 h; 15 epochs would
+# have taken ~5 h. (lr 1e-3 froze the symmetric CBAN in a saturated state on Omniglot.)
 _CIFAR_CPU = dict(
-    _CIFAR_PAPER, channels=[10, 30, 110], init_std=2e-4, epochs=15, lr=5e-4, lr_steps=[12, 2, 2], max_iter=20,
+    _CIFAR_PAPER, channels=[10, 30, 110], init_std=2e-4, epochs=7, lr=5e-4, lr_steps=[5, 1, 2], max_iter=20,
     train_max_iter=20, device="cpu", threads=1, workers=2, channels_last=True, n_monitor=256, n_trace=8,
     trace_iters=60,
 )
