@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import subprocess
@@ -67,8 +68,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def git_commit() -> str | None:
-    """Commit hash of the source tree (with ``-dirty`` if modified), or None outside git."""
+    """Commit hash of the source tree (with ``-dirty`` if modified), or None outside git.
+
+    Read once per process, at the first call (a run records it in ``run.json`` when it
+    starts): a run keeps the code it loaded, so results it writes hours later name that
+    commit, not whatever was committed meanwhile.
+    """
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=5

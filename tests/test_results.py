@@ -47,6 +47,20 @@ def test_round_trip_keeps_values_unicode_nans_and_attrs(tmp_path):
     assert ds.attrs["flags"] == {"a": [1, 2], "b": None} and "params" not in ds.attrs  # input untouched
 
 
+def test_the_commit_is_read_once_per_process(tmp_path, monkeypatch):
+    """Results written hours into a run name the commit the run started on, not a later one."""
+    first = results.git_commit()
+    if first is None:
+        pytest.skip("not a git checkout")
+
+    def later_commit(*args, **kwargs):
+        raise AssertionError("git was asked again")
+
+    monkeypatch.setattr(results.subprocess, "run", later_commit)
+    back = results.load_dataset(results.save_dataset(_example(), tmp_path / "late.nc"))
+    assert back.attrs["git_commit"] == first
+
+
 def test_resave_keeps_recorded_params_unless_replaced(tmp_path):
     first = results.load_dataset(results.save_dataset(_example(), tmp_path / "a.nc", params={"k": 1}, seed=5))
     again = results.load_dataset(results.save_dataset(first, tmp_path / "b.nc", seed=6))
