@@ -39,8 +39,8 @@ __all__ = [
 #: Sizes of the demo runs (the spiking build matches notebook 02's smoke run, so the
 #: compiled project is shared). lambda_1 = 2.4 on unit-variance 8x8 patches (lambda_1 = 0.3
 #: for unit-L2 patches, issue 19): on the whitened scenes it gives oriented, Gabor-like
-#: atoms (a pilot: 58 % of 64 accepted, 39 % with the longer envelope s.d. >= 2 px, 4.3
-#: non-zeros per patch), where lambda_1 = 0.3 gives single-pixel atoms (3 % accepted).
+#: atoms (`make demo`, 2026-12-07: 37 of 64 accepted by the Gabor fit), where lambda_1 = 0.3
+#: gives single-pixel atoms (2 of 64 in a pilot with these settings outside the repository).
 DEMO_SIZES = {"patch": 8, "n_atoms": 64, "n_train": 16000, "lam1": 2.4, "eta_D": 0.02, "lam2_rule": "unit_norm",
               "chunk_size": 500, "cban_epochs": 40, "cban_lr": 0.1, "seed": 0}
 
