@@ -96,6 +96,20 @@ def test_omniglot_smoke_pipeline_and_resume(tmp_path):
     # a second run resumes from the finished checkpoints: same numbers
     ds2 = run_experiment("cban_omniglot", "smoke", overrides=ov, out_dir=tmp_path)
     assert np.allclose(ds2.psnr.values, ds.psnr.values)
+    # other test-time iteration caps: at the run's own cap, the run's own images, masks and scores
+    import json
+
+    from attractorlab.experiments.cban_completion import settling_budget
+
+    cap = json.loads((tmp_path / "run.json").read_text())["config"]["max_iter"]
+    sb = settling_budget(tmp_path, iterations=(1, cap), n_images=6, batch_size=4)
+    assert sb.psnr.dims == ("model", "max_iter", "image") and sb.psnr.shape == (2, 2, 6)
+    for m in ("cban", "cban_asym"):
+        np.testing.assert_allclose(sb.psnr.sel(model=m, max_iter=cap).values, saved.psnr.sel(model=m).values[:6],
+                                   rtol=1e-5)
+    assert not np.allclose(sb.psnr.sel(max_iter=1).values, sb.psnr.sel(max_iter=cap).values)
+    with pytest.raises(ValueError, match=r"iterations must be a non-empty list of caps >= 1, got \[0\]"):
+        settling_budget(tmp_path, iterations=[0])
 
 
 def test_sr_smoke_pipeline(tmp_path):

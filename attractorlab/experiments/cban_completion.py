@@ -60,6 +60,7 @@ __all__ = [
     "run_completion",
     "completion_claims",
     "draw_completion_figure",
+    "settling_budget",
     "draw_completion_diagnostics",
     "omniglot_experiment",
     "cifar10_experiment",
@@ -384,6 +385,64 @@ def _variant_job(variant, *, cfg, out_dir, train_images, test_images, observed, 
             trace = trace_settling(model.cpu(), test_images[:n], observed[:n], cfg.trace_iters)
     return {"hist": hist, "eval": ev, "eval_lossy": ev_l, "trace": trace,
             "train_seconds": float(np.sum(hist.get("epoch_seconds", [])))}
+
+
+def settling_budget(run_dir: str | Path, *, variants=("cban", "cban_asym"), iterations=(10, 20, 40, 80),
+                    n_images: int = 500, batch_size: int = 250) -> xr.Dataset:
+    """Score the trained models of a finished ``cban_omniglot`` / ``cban_cifar10`` run with
+    other iteration caps at test time (a question the paper leaves open: is the symmetric net,
+    which has a fixed point to reach, helped more by settling longer than its asymmetric variant?).
+
+    The first ``n_images`` test images of the run and its fixed test masks are completed with
+    each cap in ``iterations`` (the run's convergence threshold kept). Returns a Dataset over
+    (model, max_iter): mean and s.e.m. of PSNR and SSIM, the fraction that reached the threshold,
+    and the per-image PSNR (model, max_iter, image) for paired tests.
+    """
+    import json
+
+    from attractorlab.models.cban.completion import load_completion_model
+
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    if run.get("experiment") not in ("cban_omniglot", "cban_cifar10"):
+        raise ValueError(f"run_dir {str(run_dir)!r} is not a cban_omniglot or cban_cifar10 run "
+                         f"(run.json names {run.get('experiment')!r})")
+    if not iterations or any(int(t) < 1 for t in iterations):
+        raise ValueError(f"iterations must be a non-empty list of caps >= 1, got {list(iterations)!r}")
+    if int(n_images) < 1:
+        raise ValueError(f"n_images must be >= 1, got {n_images!r}")
+    cfg = CompletionConfig.from_dict(run["config"])
+    if run["experiment"] == "cban_omniglot":
+        from attractorlab.models.cban.datasets import omniglot_images
+        images = omniglot_images("test", limit=cfg.n_test, seed=cfg.seed)
+    else:
+        from attractorlab.models.cban.datasets import cifar10_images
+        images = cifar10_images("test", limit=cfg.n_test)
+    observed = fixed_masks(images, cfg, cfg.seed + 1)[:n_images]  # the run's own test masks
+    images = images[:n_images]
+    psnr_all = np.full((len(variants), len(iterations), len(images)), np.nan)
+    ssim_all = np.full_like(psnr_all, np.nan)
+    reached = np.full(psnr_all.shape[:2], np.nan)
+    for i, v in enumerate(variants):
+        model = load_completion_model(run_dir, v)
+        for j, t in enumerate(iterations):
+            ev = evaluate_completion(model.with_params(max_iter=int(t)), images, observed, batch_size=batch_size,
+                                     cycle_check=False)
+            psnr_all[i, j], ssim_all[i, j] = ev["psnr"], ev["ssim"]
+            reached[i, j] = float(np.mean(ev["converged"]))
+    dims = ("model", "max_iter")
+    ds = xr.Dataset(
+        {"psnr": (dims + ("image",), psnr_all, {"units": "dB", "long_name": "PSNR per test image"}),
+         "ssim": (dims + ("image",), ssim_all, {"units": "1", "long_name": "SSIM per test image"}),
+         "psnr_mean": (dims, psnr_all.mean(-1), {"units": "dB"}),
+         "psnr_sem": (dims, psnr_all.std(-1, ddof=1) / np.sqrt(len(images)), {"units": "dB"}),
+         "ssim_mean": (dims, ssim_all.mean(-1), {"units": "1"}),
+         "reached_theta": (dims, reached, {"units": "1", "long_name": "fraction that reached the threshold"})},
+        coords={"model": list(variants), "max_iter": [int(t) for t in iterations], "image": np.arange(len(images))},
+        attrs={"run_dir": str(run_dir), "experiment": run["experiment"], "theta": float(cfg.theta),
+               "train_max_iter": int(cfg.train_max_iter or cfg.max_iter)},
+    )
+    return ds
 
 
 def draw_completion_figure(ds: xr.Dataset, path: Path, *, fmt: str | None = None) -> Path:
