@@ -18,6 +18,7 @@ from attractorlab.models.cban.train import (
     normalise_gradients,
     step_milestones,
     theta_at,
+    TrainingInterrupted,
     train_step,
 )
 
@@ -167,6 +168,22 @@ def test_an_epoch_interrupted_after_a_mid_epoch_checkpoint_resumes_to_the_same_w
     assert torch.load(ck, weights_only=False)["partial"] is None  # the final checkpoint is an epoch end
     with pytest.raises(ValueError, match=r"checkpoint_minutes must be >= 0.*got -1"):
         TrainConfig(checkpoint_minutes=-1)
+    # a should_stop() hook (a worker whose run was killed) ends training within a batch, after a checkpoint
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) == 7  # in epoch 1, after its second batch
+
+    ck2 = tmp_path / "ck2.pt"
+    slow = dataclasses.replace(cfg, checkpoint_minutes=0)  # only should_stop() makes the mid-epoch checkpoint
+    with pytest.raises(TrainingInterrupted, match=r"epoch 1 after batch 2"):
+        train(build_fban(sizes=(10, 6, 3), seed=4), batches, slow, checkpoint=ck2, should_stop=stop)
+    assert torch.load(ck2, weights_only=False)["partial"]["batches"] == 2
+    c = build_fban(sizes=(10, 6, 3), seed=99)
+    train(c, batches, slow, checkpoint=ck2)
+    for pa, pc in zip(a.parameters(), c.parameters()):
+        torch.testing.assert_close(pa, pc, rtol=0, atol=0)
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):

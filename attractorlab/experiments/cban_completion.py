@@ -51,6 +51,7 @@ from attractorlab.models.cban.completion import (
     trace_settling,
     train_completion_model,
 )
+from attractorlab.models.cban.train import TrainingInterrupted
 from attractorlab.results import save_dataset
 from attractorlab.threads import torch_threads
 
@@ -370,7 +371,11 @@ def _variant_job(variant, *, cfg, out_dir, train_images, test_images, observed, 
         return False
 
     with torch_threads(cfg.threads):
-        model, hist = train_completion_model(variant, train_images, cfg, out_dir / "checkpoints", callback=monitor)
+        try:  # a worker whose run was killed stops within a batch, after checkpointing it
+            model, hist = train_completion_model(variant, train_images, cfg, out_dir / "checkpoints", callback=monitor,
+                                                 should_stop=_parent_gone)
+        except TrainingInterrupted:
+            os._exit(1)
         if _parent_gone():
             os._exit(1)
         ev = evaluate_completion(model, test_images, observed, batch_size=cfg.eval_batch, device=cfg.device,

@@ -30,7 +30,16 @@ from .layers import ConvCoupling, DenseCoupling, avg_pool_adjoint, glorot01_std
 from .losses import LOSSES, TD_MODES, state_loss, trajectory_loss
 from .masks import bar_images, bar_masks, perlin_mask, perlin_noise, square_mask
 from .module import CBAN, build_cban, build_fban
-from .train import Batch, TrainConfig, load_checkpoint, save_checkpoint, step_milestones, train, train_step
+from .train import (
+    Batch,
+    TrainConfig,
+    TrainingInterrupted,
+    load_checkpoint,
+    save_checkpoint,
+    step_milestones,
+    train,
+    train_step,
+)
 
 __all__ = [
     "Batch",
@@ -45,6 +54,7 @@ __all__ = [
     "SettleResult",
     "TD_MODES",
     "TrainConfig",
+    "TrainingInterrupted",
     "activation",
     "avg_pool_adjoint",
     "bar_images",

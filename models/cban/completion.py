@@ -278,7 +278,7 @@ def _batches(images: torch.Tensor, cfg: CompletionConfig, mask_fn) -> Callable:
 
 
 def train_completion_model(variant: str, images: torch.Tensor, cfg: CompletionConfig, ckpt_dir: Path, *,
-                           callback: Callable | None = None):
+                           callback: Callable | None = None, should_stop: Callable[[], bool] | None = None):
     """Train comparison model ``variant`` on ``images`` (N, C, H, W) in [-1, 1].
 
     Returns ``(model, history)``; history has ``loss`` and ``iters`` per epoch (VAE:
@@ -286,7 +286,8 @@ def train_completion_model(variant: str, images: torch.Tensor, cfg: CompletionCo
     history)`` adds after each epoch (e.g. a monitor score). Checkpoints to
     ``ckpt_dir/<variant>.pt`` after every epoch and resumes from it; a checkpoint written
     under another :meth:`CompletionConfig.fingerprint` is refused (ValueError naming the
-    differences).
+    differences). ``should_stop()``, asked after every CBAN batch, ends training with a checkpoint
+    (:class:`~attractorlab.models.cban.train.TrainingInterrupted`; the VAE ignores it).
     """
     from attractorlab.models.baselines.vae import fit_denoising_vae
 
@@ -311,7 +312,7 @@ def train_completion_model(variant: str, images: torch.Tensor, cfg: CompletionCo
     model = build_completion_model(cfg, variant, tuple(images.shape[1:]))
     cb = None if callback is None else (lambda epoch, history: callback(model, epoch, history))
     hist = train(model, _batches(images, cfg, mask_fn), completion_train_config(cfg, v["td"]), checkpoint=ckpt,
-                 run_config=fingerprint, callback=cb)
+                 run_config=fingerprint, callback=cb, should_stop=should_stop)
     return model, hist
 
 

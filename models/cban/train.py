@@ -61,6 +61,7 @@ from .module import CBAN
 
 __all__ = [
     "TrainConfig",
+    "TrainingInterrupted",
     "Batch",
     "make_optimizer",
     "normalise_gradients",
@@ -81,6 +82,10 @@ TRAIN_TD = ("td1", "td_lambda", "final", "stationary")
 #: change them. Every other field (loss, optimiser, rate schedule, epochs, thresholds,
 #: seed, ...) is part of the checkpoint's fingerprint and must match.
 RUNTIME_FIELDS = ("device", "progress", "checkpoint_every", "checkpoint_minutes", "compile", "channels_last")
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by :func:`train` when its ``should_stop()`` hook asked to stop (after checkpointing)."""
 
 
 def step_milestones(start: int, every: int, count: int) -> tuple[int, ...]:
@@ -427,6 +432,7 @@ def train(
     resume: bool = True,
     callback: Callable[[int, dict], None] | None = None,
     run_config: dict | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Train ``model`` for ``config.epochs`` epochs.
 
@@ -450,6 +456,10 @@ def train(
         The caller's settings that define the run (data, masks, coding), stored in the
         checkpoint. Resuming raises ValueError if they, or the fields of ``config``
         other than :data:`RUNTIME_FIELDS`, differ from the checkpoint's.
+    should_stop : callable, optional
+        ``should_stop()`` is asked after every batch; when it returns True the epoch so far is
+        checkpointed (as by ``checkpoint_minutes``) and :class:`TrainingInterrupted` is
+        raised, so a worker whose run was killed stops within a batch and loses nothing.
 
     Returns
     -------
@@ -516,11 +526,15 @@ def train(
             iters.append(out["iters"])
             conv.append(out["converged"])
             bar.set_postfix(loss=f"{out['loss']:.4g}", iters=f"{out['iters']:.1f}")
-            if checkpoint is not None and main and every_s > 0 and time.perf_counter() - t_saved >= every_s:
+            halt = should_stop is not None and bool(should_stop())
+            if checkpoint is not None and main and (halt or (every_s > 0 and time.perf_counter() - t_saved >= every_s)):
                 save_checkpoint(checkpoint, model, optimizer, epoch - 1, history, config, run_config, partial={
                     "epoch": epoch, "batches": i + 1, "losses": losses, "iters": iters, "converged": conv,
                     "seconds": before + time.perf_counter() - t_epoch})
                 t_saved = time.perf_counter()
+            if halt:
+                raise TrainingInterrupted(f"training stopped by should_stop() in epoch {epoch} after batch {i + 1}"
+                                          + (f"; checkpoint {str(checkpoint)!r} resumes it" if checkpoint else ""))
         if not losses:
             raise ValueError(f"batches({epoch}, generator) yielded no batch")
         history["epoch"].append(epoch)
