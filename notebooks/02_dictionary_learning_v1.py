@@ -82,18 +82,17 @@ if saved is not None:
 else:
     from attractorlab.models.spiking_dictionary import LearningParams, NetworkParams, learn_dictionary
 
+    from attractorlab.experiments.demo_models import DEMO_SIZES as z
     from attractorlab.experiments.demo_models import demo_patches
 
-    # lambda_1 = 2.4 on unit-variance patches: sparse enough for oriented atoms (issue 19; at 0.3
-    # most atoms are single pixels). The smoke sizes are the demo's (same compiled build).
-    k, n_atoms, n_train = (8, 64, 16000) if SMOKE else (16, 256, 20000)
-    X, patches = demo_patches(n_train, k, seed=0)  # (P, 2k^2) ON/OFF, unit-variance patches
-    if patches.startswith("'camera'") and k == 16:
-        k, X = 8, demo_patches(n_train, 8, seed=0)[0]
-    params = NetworkParams(n_input=2 * k * k, n_coding=n_atoms, lam1=2.4)
-    learned = learn_dictionary(X, params, LearningParams(eta_D=0.02, lam2_rule="unit_norm"),
-                               snapshot_every=n_train // 4, chunk_size=500, progress=not SMOKE)
-    source = f"learned here: {n_train} samples of {patches}, {n_atoms} atoms, {k}x{k} patches, lambda_1 = 2.4"
+    # the demo's settings (lambda_1 = 2.4 on unit-variance patches: sparse enough for oriented
+    # atoms, issue 19; at 0.3 most atoms are single pixels); smoke = the demo's sizes and build
+    k, n_atoms, n_train = (z["patch"], z["n_atoms"], z["n_train"]) if SMOKE else (16, 256, 20000)
+    X, patches = demo_patches(n_train, k, seed=z["seed"])  # (P, 2k^2) ON/OFF, unit-variance patches
+    params = NetworkParams(n_input=2 * k * k, n_coding=n_atoms, lam1=z["lam1"])
+    learned = learn_dictionary(X, params, LearningParams(eta_D=z["eta_D"], lam2_rule=z["lam2_rule"]),
+                               snapshot_every=n_train // 4, chunk_size=z["chunk_size"], progress=not SMOKE)
+    source = f"learned here: {n_train} samples of {patches}, {n_atoms} atoms, {k}x{k} patches, lambda_1 = {z['lam1']}"
 print(source)
 F, B, H = learned["F"].values, learned["B"].values, learned["H"].values
 

@@ -401,7 +401,7 @@ def settling_budget(run_dir: str | Path, *, variants=("cban", "cban_asym"), iter
     The first ``n_images`` test images of the run and its fixed test masks are completed with
     each cap in ``iterations`` (the run's convergence threshold kept). Returns a Dataset over
     (model, max_iter): mean and s.e.m. of PSNR and SSIM, the fraction that reached the threshold,
-    and the per-image PSNR (model, max_iter, image) for paired tests.
+    and the per-image PSNR and SSIM (model, max_iter, image) for paired tests.
     """
     import json
 
@@ -436,12 +436,13 @@ def settling_budget(run_dir: str | Path, *, variants=("cban", "cban_asym"), iter
             psnr_all[i, j], ssim_all[i, j] = ev["psnr"], ev["ssim"]
             reached[i, j] = float(np.mean(ev["converged"]))
     dims = ("model", "max_iter")
+    psnr_mean, psnr_sem = mean_sem(psnr_all, axis=-1)
+    ssim_mean, ssim_sem = mean_sem(ssim_all, axis=-1)
     ds = xr.Dataset(
         {"psnr": (dims + ("image",), psnr_all, {"units": "dB", "long_name": "PSNR per test image"}),
          "ssim": (dims + ("image",), ssim_all, {"units": "1", "long_name": "SSIM per test image"}),
-         "psnr_mean": (dims, psnr_all.mean(-1), {"units": "dB"}),
-         "psnr_sem": (dims, psnr_all.std(-1, ddof=1) / np.sqrt(len(images)), {"units": "dB"}),
-         "ssim_mean": (dims, ssim_all.mean(-1), {"units": "1"}),
+         "psnr_mean": (dims, psnr_mean, {"units": "dB"}), "psnr_sem": (dims, psnr_sem, {"units": "dB"}),
+         "ssim_mean": (dims, ssim_mean, {"units": "1"}), "ssim_sem": (dims, ssim_sem, {"units": "1"}),
          "reached_theta": (dims, reached, {"units": "1", "long_name": "fraction that reached the threshold"})},
         coords={"model": list(variants), "max_iter": [int(t) for t in iterations], "image": np.arange(len(images))},
         attrs={"run_dir": str(run_dir), "experiment": run["experiment"], "theta": float(cfg.theta),
@@ -640,7 +641,8 @@ _CIFAR_PAPER = dict(
 # fan-in), all 20,000 training images, 8 epochs (paper 190), the paper's lr 5e-4 divided by 10 at
 # epochs 6 and 7 (the paper's 150 and 170 of 190, in proportion; as the Omniglot cpu preset), at
 # most 20 iterations while training and testing. Timing (2026-12-07, 2 one-thread workers, no
-# other job): 0.77 s per batch of 32 at the 20-iteration cap, so an epoch of 625 batches takes
+# other job, the run's progress bar): 0.77 s per batch of 32 at the 20-iteration cap, so an
+# epoch of 625 batches takes
 # 8 min and the 3 CBANs x 8 epochs (two at a time) plus the VAE and the scoring ~2.5 h; 15
 # epochs would have taken ~4.5 h. (lr 1e-3 froze the symmetric CBAN in a saturated state on
 # Omniglot.)

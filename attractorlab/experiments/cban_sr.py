@@ -269,9 +269,10 @@ _SR_PAPER = dict(
 )
 # cpu: 16-16-16 channels, all T91 patches, 12 epochs (ours 20 at paper size), lr 1e-3 divided by
 # 10 at epochs 8 and 10, at most 20 iterations; the leaky sigmoid (the paper names no activation
-# for SR). Timing (2026-12-07, 2 threads, no other job): 0.14 s per settling iteration per batch
-# of 32 patches, so an epoch of 324 batches takes 8-15 min and 12 epochs plus the SRCNN and the
-# scoring of the four sets ~3 h; the 30 epochs planned before would have taken ~6 h.
+# for SR). Timing (2026-12-07, 2 threads, cores shared; command in references/cban.md): 0.14 s
+# per settling iteration per batch of 32 patches, so an epoch of 324 batches takes 8-15 min and
+# 12 epochs plus the SRCNN and the scoring of the four sets ~3 h; the 30 epochs planned before
+# would have taken ~6 h.
 _SR_CPU = dict(
     _SR_PAPER, channels=[16, 16, 16], activation="leaky_sigmoid", epochs=12, lr=1e-3, lr_steps=[8, 2, 2], max_iter=20,
     train_max_iter=20, device="cpu", threads=2, workers=1, channels_last=True,
