@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attractorlab.models.baselines.sgd_dictionary import default_snapshots, random_dictionary, sgd_dictionary
+from attractorlab.models.baselines.sgd_dictionary import (
+    default_snapshots,
+    patch_dictionary,
+    random_dictionary,
+    sgd_dictionary,
+)
 from attractorlab.models.lasso import (
     lasso_objective,
     nonneg_lasso,
@@ -96,3 +101,28 @@ def test_sgd_rejects_bad_input(planted, bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
         sgd_dictionary(X, **kw)
+
+
+def test_patch_dictionary_draws_distinct_signals_at_unit_norm(planted):
+    X = planted[0].copy()
+    X[:5] = 0.0                                    # zero signals are never drawn
+    D = patch_dictionary(X, 40, seed=3)
+    assert D.shape == (X.shape[1], 40)
+    np.testing.assert_allclose(np.linalg.norm(D, axis=0), 1.0, atol=1e-12)
+    Xn = X[5:] / np.linalg.norm(X[5:], axis=1, keepdims=True)
+    hit = np.isclose(Xn @ D, 1.0, atol=1e-12)      # every atom is one of the signals, scaled
+    assert hit.any(axis=0).all()
+    assert len(set(np.argmax(hit, axis=0))) == 40  # drawn without replacement
+    np.testing.assert_array_equal(D, patch_dictionary(X, 40, seed=3))
+    # far less alike than the uniform start, whose atoms all lie near the diagonal
+    off = ~np.eye(40, dtype=bool)
+    R = random_dictionary(X.shape[1], 40, 3)
+    assert (D.T @ D)[off].mean() < (R.T @ R)[off].mean() - 0.2
+
+
+@pytest.mark.parametrize("n_atoms", [0, 2496])
+def test_patch_dictionary_rejects_more_atoms_than_signals(planted, n_atoms):
+    X = planted[0].copy()
+    X[:5] = 0.0
+    with pytest.raises(ValueError, match="n_atoms must be between 1 and the 2495"):
+        patch_dictionary(X, n_atoms)

@@ -391,3 +391,15 @@ def test_lam1_sweep_refuses_bad_settings_before_learning(tmp_path, override, wor
     with pytest.raises(ValueError, match=words):
         run_experiment("lin_tang_C_lam1", "smoke", override, out_dir=tmp_path / "run")
     assert not (tmp_path / "run" / "sweep.nc").exists()
+
+
+@pytest.mark.parametrize("override, words", [
+    ({"dict_init": "patch"}, "dict_init must be 'uniform' or 'patches', got 'patch'"),
+    ({"schedule": "cosine"}, "schedule must be 'constant' or 'inverse', got 'cosine'"),
+])
+def test_lin_tang_C_refuses_bad_settings_before_learning(tmp_path, override, words):
+    from attractorlab.experiments import run_experiment
+
+    with pytest.raises(ValueError, match=words):
+        run_experiment("lin_tang_C", "smoke", override, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "results.nc").exists()

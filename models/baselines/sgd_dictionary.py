@@ -35,7 +35,7 @@ import xarray as xr
 
 from attractorlab.models.lasso import _cd_coder, nonneg_lasso_batched, nonneg_lasso_cd
 
-__all__ = ["random_dictionary", "sgd_dictionary", "default_snapshots"]
+__all__ = ["random_dictionary", "patch_dictionary", "sgd_dictionary", "default_snapshots"]
 
 
 def random_dictionary(n_input: int, n_atoms: int, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -50,6 +50,38 @@ def random_dictionary(n_input: int, n_atoms: int, seed: int | np.random.Generato
     rng = np.random.default_rng(seed)
     D = rng.uniform(0.0, 1.0, size=(n_input, n_atoms))
     return D / np.linalg.norm(D, axis=0, keepdims=True)
+
+
+def patch_dictionary(X: np.ndarray, n_atoms: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """A dictionary of ``n_atoms`` training signals drawn without replacement, each scaled to
+    unit norm (the usual data initialisation of dictionary learning; not the paper's).
+
+    With a uniform random start (:func:`random_dictionary`) every atom points nearly the same
+    way (pairwise cosine ~0.75); at a strong lambda_1 a few atoms win every sample and the rest
+    are never recruited. Atoms drawn from the data start apart, each near some signal.
+
+    Parameters
+    ----------
+    X : (P, M) array, non-negative
+        Training signals in rows (those with zero norm are never drawn).
+    n_atoms : int
+        Number of atoms, at most the number of signals with non-zero norm.
+    seed : int or Generator
+        Which signals are drawn.
+
+    Returns
+    -------
+    (M, n_atoms) float64 array, atoms in columns.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or np.any(X < 0):
+        raise ValueError(f"X must be a non-negative (samples, inputs) array, got shape {X.shape}")
+    norms = np.linalg.norm(X, axis=1)
+    usable = np.flatnonzero(norms > 0)
+    if not 1 <= n_atoms <= len(usable):
+        raise ValueError(f"n_atoms must be between 1 and the {len(usable)} signals with non-zero norm, got {n_atoms}")
+    idx = np.random.default_rng(seed).choice(usable, size=n_atoms, replace=False)
+    return (X[idx] / norms[idx, None]).T.copy()
 
 
 def default_snapshots(n_samples: int) -> np.ndarray:
