@@ -261,12 +261,14 @@ def test_lam1_sweep_smoke_runs_on_the_process_pool(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sweeps, "lin_tang_task", no_learning)
     kw = dict(lam1=4.8, n_train=500, n_test=100, n_atoms=16, eta_D=0.003, seed=0, chunk_size=500, n_boot=50,
-              checkpoint_dir=str(ckpt))
+              checkpoint_dir=str(ckpt), dict_init="patches")
     again = lam1_sweep_task(**kw)
     assert float(again["final_nnz"]) == float(ds["final_nnz"][1])
     np.testing.assert_array_equal(again["good"].values, ds["good"].values[1])
     with pytest.raises(ValueError, match=r"n_boot: checkpoint 50, now 60"):
         lam1_sweep_task(**{**kw, "n_boot": 60})
+    with pytest.raises(ValueError, match=r"dict_init: checkpoint 'patches', now 'uniform'"):
+        lam1_sweep_task(**{**kw, "dict_init": "uniform"})
 
 
 @pytest.mark.standalone
@@ -384,6 +386,7 @@ def test_saturating_inputs_warn_before_learning():
     ({"lam1s": [0.3, 0.3]}, "lam1s must not repeat"),
     ({"chunk_size": 300}, "chunk_size must divide n_train=500, got 300"),
     ({"eta_D": 0.0}, "eta_D must be > 0"),
+    ({"dict_init": "data"}, "dict_init must be 'uniform' or 'patches', got 'data'"),
 ])
 def test_lam1_sweep_refuses_bad_settings_before_learning(tmp_path, override, words):
     from attractorlab.experiments import run_experiment

@@ -863,10 +863,11 @@ def _check(name: str, config: dict) -> None:
 # --- lambda_1 sweep on Dataset C (issue 19): how sparseness moves nx-ny and the V1 score ---------
 
 def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta_D: float, seed: int,
-                    chunk_size: int, n_boot: int, checkpoint_dir: str | None = None) -> xr.Dataset:
+                    chunk_size: int, n_boot: int, checkpoint_dir: str | None = None,
+                    dict_init: str = "uniform") -> xr.Dataset:
     """One point of the ``lin_tang_C_lam1`` sweep (a module-level function, so that the
     process pool or a Dask worker can run it): the spiking learner on Dataset C at
-    ``lam1`` with the unit-norm lambda_2 rule, then Gabor fits of its atoms and their
+    ``lam1`` with the unit-norm lambda_2 rule (from the initial dictionary ``dict_init``), then Gabor fits of its atoms and their
     comparison with V1 (Jensen-Shannon distance and the Brain-Score-style similarity).
 
     The objective is measured at ten snapshots. With ``checkpoint_dir`` the learning is
@@ -878,7 +879,8 @@ def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta
     from attractorlab.results import check_resume, load_dataset, save_dataset
 
     settings = dict(lam1=float(lam1), n_train=int(n_train), n_test=int(n_test), n_atoms=int(n_atoms),
-                    eta_D=float(eta_D), seed=int(seed), chunk_size=int(chunk_size), n_boot=int(n_boot))
+                    eta_D=float(eta_D), seed=int(seed), chunk_size=int(chunk_size), n_boot=int(n_boot),
+                    dict_init=str(dict_init))
     done = learn_ckpt = None
     if checkpoint_dir is not None:
         Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
@@ -891,7 +893,7 @@ def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta
     every = chunk_size * max(1, n_train // chunk_size // 10)  # ~10 snapshots (and checkpoints)
     run = lin_tang_task(dataset="C", n_train=n_train, n_test=n_test, n_atoms=n_atoms, lam1=lam1, eta_D=eta_D,
                         lam2="unit_norm", seed=seed, snapshot_every=every, chunk_size=chunk_size,
-                        return_dictionary=True, checkpoint_path=learn_ckpt)
+                        return_dictionary=True, checkpoint_path=learn_ckpt, dict_init=dict_init)
     atoms = rf.signed_atoms(run["D"].values, tuple(run.attrs["image_shape"]), split_sign=bool(run.attrs["split_sign"]))
     fits = rf.fit_gabors(atoms, keep_images=False)
     out = run.drop_vars(["D"])  # keeps the objective at the snapshots (samples_seen)
@@ -930,6 +932,8 @@ def _check_sweep(config: dict) -> None:
         raise ValueError(f"chunk_size must divide n_train={config['n_train']}, got {config['chunk_size']!r}")
     if not float(config["eta_D"]) > 0:
         raise ValueError(f"eta_D must be > 0, got {config['eta_D']!r}")
+    if config["dict_init"] not in ("uniform", "patches"):
+        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {config['dict_init']!r}")
     verify_files(data_files("olshausen_field"))
 
 
@@ -945,7 +949,7 @@ def run_lam1_sweep(config: dict, out_dir: Path) -> xr.Dataset:
     cfg = dict(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fixed = {k: cfg[k] for k in ("n_train", "n_test", "n_atoms", "eta_D", "seed", "chunk_size", "n_boot")}
+    fixed = {k: cfg[k] for k in ("n_train", "n_test", "n_atoms", "eta_D", "seed", "chunk_size", "n_boot", "dict_init")}
     fixed["checkpoint_dir"] = str(out_dir / "checkpoints")  # every point resumes from there
     ds = run_grid(lam1_sweep_task, {"lam1": [float(v) for v in cfg["lam1s"]]}, fixed=fixed,
                   max_workers=int(cfg["workers"]), scheduler_address=cfg["scheduler"] or None,
@@ -999,9 +1003,11 @@ def _sweep_figure(ds: xr.Dataset, out_dir: Path) -> Path:
 
 _SWEEP_PRESETS = {
     "smoke": {"lam1s": [0.3, 4.8], "n_train": 500, "n_test": 100, "n_atoms": 16, "eta_D": 0.003, "seed": 0,
-              "chunk_size": 500, "n_boot": 50, "workers": 2, "scheduler": "", "progress": False},
+              "chunk_size": 500, "n_boot": 50, "workers": 2, "scheduler": "", "progress": False,
+              "dict_init": "patches"},
     "paper": {"lam1s": [0.3, 1.2, 2.4, 4.8], "n_train": 50_000, "n_test": 2_000, "n_atoms": 256, "eta_D": 0.003,
-              "seed": 0, "chunk_size": 1000, "n_boot": 1000, "workers": 2, "scheduler": "", "progress": True},
+              "seed": 0, "chunk_size": 1000, "n_boot": 1000, "workers": 2, "scheduler": "", "progress": True,
+              "dict_init": "patches"},
 }
 
 

@@ -191,6 +191,7 @@ def lin_tang_task(
     chunk_size: int | None = None,
     return_dictionary: bool = False,
     checkpoint_path: str | None = None,
+    dict_init: str = "uniform",
 ) -> xr.Dataset:
     """One spiking dictionary-learning run (for sweeps): final test objective and measures.
 
@@ -202,11 +203,12 @@ def lin_tang_task(
     (pixel, atom) and the data set's ``image_shape`` and ``split_sign`` in attrs.
     ``checkpoint_path`` (``.nc``) checkpoints the learning at every snapshot and resumes
     from it (:func:`~.learning.learn_dictionary`); ``wall_time`` then counts the
-    sessions before the resume too.
+    sessions before the resume too. ``dict_init`` is the initial dictionary of the consistent
+    init: ``"uniform"`` (the paper's) or ``"patches"`` (training signals, as ``lin_tang_C``).
     """
     import time
 
-    from attractorlab.models.baselines.sgd_dictionary import random_dictionary
+    from attractorlab.models.baselines.sgd_dictionary import patch_dictionary, random_dictionary
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
     from attractorlab.models.spiking_dictionary.learning import learn_dictionary
     from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
@@ -215,6 +217,8 @@ def lin_tang_task(
 
     if lam2 not in ("auto", "unit_norm") and (isinstance(lam2, str) or not float(lam2) >= 0):
         raise ValueError(f"lam2 must be a number >= 0 or 'auto' or 'unit_norm', got {lam2!r}")
+    if dict_init not in ("uniform", "patches"):
+        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {dict_init!r}")
     data = load_lin_tang_dataset(dataset, n_train=n_train, n_test=n_test, seed=seed)
     N = data.n_atoms if n_atoms is None else int(n_atoms)
     X = data.X_train[np.random.default_rng(seed).permutation(n_train)]
@@ -223,7 +227,7 @@ def lin_tang_task(
     else:
         learning = LearningParams(eta_D=eta_D, lam2=calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
                                   if lam2 == "auto" else float(lam2))
-    D0 = random_dictionary(data.n_input, N, seed)
+    D0 = patch_dictionary(X, N, seed + 5) if dict_init == "patches" else random_dictionary(data.n_input, N, seed)
     init_w: Any = consistent_weights(D0) if init == "consistent" else init
     params = NetworkParams(data.n_input, N, lam1=lam1)
     every = snapshot_every or max(1, n_train // 10)
