@@ -406,3 +406,20 @@ def test_lin_tang_C_refuses_bad_settings_before_learning(tmp_path, override, wor
     with pytest.raises(ValueError, match=words):
         run_experiment("lin_tang_C", "smoke", override, out_dir=tmp_path / "run")
     assert not (tmp_path / "run" / "results.nc").exists()
+
+
+def test_lam1_sweep_point_learns_from_its_initial_dictionary(tmp_path, monkeypatch):
+    from attractorlab.experiments.lin_tang import lam1_sweep_task
+    from attractorlab.models.spiking_dictionary import sweeps
+
+    class Called(Exception):
+        pass
+
+    def spy(**kwargs):
+        raise Called(kwargs)
+
+    monkeypatch.setattr(sweeps, "lin_tang_task", spy)
+    with pytest.raises(Called) as got:
+        lam1_sweep_task(lam1=2.4, n_train=500, n_test=100, n_atoms=16, eta_D=0.003, seed=0, chunk_size=500,
+                        n_boot=50, checkpoint_dir=str(tmp_path), dict_init="patches")
+    assert got.value.args[0]["dict_init"] == "patches" and got.value.args[0]["lam1"] == 2.4
