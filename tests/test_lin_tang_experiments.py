@@ -189,6 +189,18 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     fits = load_dataset(tmp_path / "gabor_fits.nc")
     assert fits.sizes["atom"] == 12 and int(cmp["n_model"]) == int(fits["good"].sum()) > 0
     assert 0.0 <= float(cmp["distance"]) <= 1.0 and (tmp_path / "nxny_vs_v1.png").stat().st_size > 0
+    # the initial dictionary rebuilt from the saved settings is the one the run started from
+    from attractorlab.experiments.lin_tang import _training_data, atom_recruitment
+    from attractorlab.models.lasso import dictionary_objective
+    from attractorlab.results import params_of
+
+    rec = atom_recruitment(tmp_path)
+    cfg = params_of(load_dataset(tmp_path / "results.nc"))
+    X_eval = _training_data("A", cfg)[2]
+    start = float(ds["objective"].sel(learner="spiking_consistent").isel(snapshot=0))
+    assert dictionary_objective(rec["D0"].values, X_eval, float(cfg["lam1"])) == pytest.approx(start, rel=1e-9)
+    assert rec.sizes["atom"] == 64 and 0 < float(rec["frac_recruited"]) <= 1
+    assert 0 <= float(rec["frac_accepted_recruited"]) <= 1   # gabor_fits.nc of the 12 atoms fitted above
     # Fig. 7 on every test image with both dictionaries, lambda bracketed on the calibration image
     first = load_dataset(tmp_path / "denoise.nc")
     assert list(first["learner"].values) == ["spiking_consistent", "sklearn"]

@@ -45,7 +45,7 @@ from attractorlab.models.spiking_dictionary.weights import SpikingWeights
 
 __all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results",
            "receptive_fields_from_results", "summary_table", "PRESETS", "run_lam1_sweep", "lam1_sweep_task",
-           "sweep_table"]
+           "sweep_table", "atom_recruitment"]
 
 
 def _presets(name: str) -> dict[str, dict[str, Any]]:
@@ -467,7 +467,7 @@ def _training_data(name: str, cfg: dict):
 
 def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     """Run data set ``name`` ("A", "B" or "C") with ``config`` (a preset, see :data:`PRESETS`)."""
-    from attractorlab.models.baselines.sgd_dictionary import patch_dictionary, random_dictionary
+    from attractorlab.models.baselines.sgd_dictionary import initial_dictionary
     from attractorlab.models.spiking_dictionary import NetworkParams
     from attractorlab.results import save_dataset
 
@@ -486,11 +486,7 @@ def run_lin_tang(name: str, config: dict, out_dir: Path) -> xr.Dataset:
     data, X, X_eval = _training_data(name, cfg)
     M, N = data.n_input, int(cfg["n_atoms"])
     lam1, eta0 = float(cfg["lam1"]), float(cfg["eta0"])
-    # shared by every learner: the paper's uniform random start, or signals drawn from X
-    if cfg.get("dict_init", "uniform") == "patches":
-        D0 = patch_dictionary(X, N, seed + 5)
-    else:
-        D0 = random_dictionary(M, N, seed)
+    D0 = initial_dictionary(cfg.get("dict_init", "uniform"), X, N, seed)  # shared by every learner
     curves = _Curves(D0, X_eval, lam1, progress)
     ckpt_dir = _checkpoint_dir(out_dir, name, cfg)
     learning = _learning_params(cfg, X, lam1, N, seed)
@@ -650,6 +646,44 @@ def receptive_fields_from_results(results_dir: str | Path, progress: bool = True
     shape = tuple(int(v) for v in ds.attrs["image_shape"])
     return _gabor_step(ds["F_consistent"].values.T, shape, bool(int(ds.attrs["split_sign"])), Path(results_dir),
                        progress, source="consistent init, after learning", max_atoms=max_atoms)
+
+
+def atom_recruitment(results_dir: str | Path, threshold: float = 0.9) -> xr.Dataset:
+    """Which atoms of a finished ``lin_tang_*`` run's consistent-init dictionary left their start.
+
+    The run's initial dictionary is rebuilt from its saved settings (data, seed, ``dict_init``);
+    an atom counts as recruited when the cosine between its final and initial vector is below
+    ``threshold``. With the run's ``gabor_fits.nc`` the Gabor acceptance is split into
+    recruited and unrecruited atoms. Returns a Dataset: ``D0`` (pixel, atom), ``cosine`` (atom), ``recruited`` (atom),
+    scalars ``frac_recruited`` and, with fits, ``frac_accepted_recruited``,
+    ``frac_long_recruited`` and ``frac_accepted_unrecruited``.
+    """
+    from attractorlab.models.baselines.sgd_dictionary import initial_dictionary
+    from attractorlab.results import load_dataset, params_of
+
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be a cosine in (0, 1], got {threshold!r}")
+    ds = _final_dictionary(results_dir)
+    cfg = params_of(ds)
+    X = _training_data(ds.attrs["dataset"], cfg)[1]
+    D0 = initial_dictionary(cfg.get("dict_init", "uniform"), X, int(cfg["n_atoms"]), int(cfg["seed"]))
+    D = ds["F_consistent"].values.T
+    cos = (D * D0).sum(axis=0) / (np.linalg.norm(D, axis=0) * np.linalg.norm(D0, axis=0))
+    moved = cos < threshold
+    out = xr.Dataset({"D0": (("pixel", "atom"), D0, {"long_name": "initial dictionary, rebuilt"}),
+                      "cosine": ("atom", cos, {"long_name": "cosine of final and initial atom"}),
+                      "recruited": ("atom", moved),
+                      "frac_recruited": ((), float(moved.mean()))},
+                     attrs={"threshold": float(threshold), "dict_init": cfg.get("dict_init", "uniform")})
+    fits_path = Path(results_dir) / "gabor_fits.nc"
+    if fits_path.exists():
+        fits = load_dataset(fits_path)
+        good, long = fits["good"].values.astype(bool), fits["long_envelope"].values.astype(bool)
+        n = len(good)  # fits may cover only the first atoms (max_atoms)
+        out["frac_accepted_recruited"] = ((), float(good[moved[:n]].mean()) if moved[:n].any() else np.nan)
+        out["frac_long_recruited"] = ((), float(long[moved[:n]].mean()) if moved[:n].any() else np.nan)
+        out["frac_accepted_unrecruited"] = ((), float(good[~moved[:n]].mean()) if (~moved[:n]).any() else np.nan)
+    return out
 
 
 def denoise_from_results(results_dir: str | Path, progress: bool = True, **overrides: Any) -> xr.Dataset:
@@ -812,6 +846,7 @@ _OPTIONAL_LEARN_KEYS = ("schedule", "p0", "dict_init")
 def _check(name: str, config: dict) -> None:
     """Every setting of a ``lin_tang_*`` run and the data files it reads, before any learning."""
     from attractorlab.data import data_files, verify_files
+    from attractorlab.models.baselines.sgd_dictionary import check_dict_init
 
     for key in ("n_train", "n_test", "n_eval", "n_atoms", "sklearn_batch"):
         if int(config[key]) < 1:
@@ -830,8 +865,7 @@ def _check(name: str, config: dict) -> None:
     snapshot_schedule(int(config["n_train"]), list(config["chunk_sizes"]))  # names n_train / chunk_sizes
     if config.get("schedule", "constant") not in ("constant", "inverse"):
         raise ValueError(f"schedule must be 'constant' or 'inverse', got {config['schedule']!r}")
-    if config.get("dict_init", "uniform") not in ("uniform", "patches"):
-        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {config['dict_init']!r}")
+    check_dict_init(config.get("dict_init", "uniform"))
     if "p0" in config and not float(config["p0"]) > 0:
         raise ValueError(f"p0 must be > 0 samples, got {config['p0']!r}")
     if name == "B":
@@ -919,6 +953,7 @@ def lam1_sweep_task(*, lam1: float, n_train: int, n_test: int, n_atoms: int, eta
 def _check_sweep(config: dict) -> None:
     """Every setting of a ``lin_tang_C_lam1`` run and Dataset C's files, before any learning."""
     from attractorlab.data import data_files, verify_files
+    from attractorlab.models.baselines.sgd_dictionary import check_dict_init
 
     lams = list(config["lam1s"])
     if not lams or any(not (np.isfinite(float(v)) and float(v) > 0) for v in lams):
@@ -932,8 +967,7 @@ def _check_sweep(config: dict) -> None:
         raise ValueError(f"chunk_size must divide n_train={config['n_train']}, got {config['chunk_size']!r}")
     if not float(config["eta_D"]) > 0:
         raise ValueError(f"eta_D must be > 0, got {config['eta_D']!r}")
-    if config["dict_init"] not in ("uniform", "patches"):
-        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {config['dict_init']!r}")
+    check_dict_init(config["dict_init"])
     verify_files(data_files("olshausen_field"))
 
 

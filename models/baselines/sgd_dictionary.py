@@ -35,7 +35,8 @@ import xarray as xr
 
 from attractorlab.models.lasso import _cd_coder, nonneg_lasso_batched, nonneg_lasso_cd
 
-__all__ = ["random_dictionary", "patch_dictionary", "sgd_dictionary", "default_snapshots"]
+__all__ = ["random_dictionary", "patch_dictionary", "initial_dictionary", "check_dict_init", "DICT_INITS",
+           "sgd_dictionary", "default_snapshots"]
 
 
 def random_dictionary(n_input: int, n_atoms: int, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -82,6 +83,27 @@ def patch_dictionary(X: np.ndarray, n_atoms: int, seed: int | np.random.Generato
         raise ValueError(f"n_atoms must be between 1 and the {len(usable)} signals with non-zero norm, got {n_atoms}")
     idx = np.random.default_rng(seed).choice(usable, size=n_atoms, replace=False)
     return (X[idx] / norms[idx, None]).T.copy()
+
+
+#: Initial dictionaries of a Lin & Tang run (``dict_init``): the paper's uniform random start
+#: or training signals (:func:`patch_dictionary`).
+DICT_INITS = ("uniform", "patches")
+
+
+def check_dict_init(kind: str) -> None:
+    """Raise ValueError naming ``dict_init`` unless ``kind`` is one of :data:`DICT_INITS`."""
+    if kind not in DICT_INITS:
+        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {kind!r}")
+
+
+def initial_dictionary(kind: str, X: np.ndarray, n_atoms: int, seed: int) -> np.ndarray:
+    """The initial dictionary D0 of a run: ``"uniform"`` -> :func:`random_dictionary` with
+    ``seed``; ``"patches"`` -> :func:`patch_dictionary` of the training signals ``X`` with
+    ``seed + 5`` (a stream apart from the seeds of the patch positions and sample order)."""
+    check_dict_init(kind)
+    if kind == "patches":
+        return patch_dictionary(X, n_atoms, seed + 5)
+    return random_dictionary(np.shape(X)[1], n_atoms, seed)
 
 
 def default_snapshots(n_samples: int) -> np.ndarray:

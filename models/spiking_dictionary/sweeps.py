@@ -208,7 +208,7 @@ def lin_tang_task(
     """
     import time
 
-    from attractorlab.models.baselines.sgd_dictionary import patch_dictionary, random_dictionary
+    from attractorlab.models.baselines.sgd_dictionary import check_dict_init, initial_dictionary
     from attractorlab.models.spiking_dictionary.datasets import load_lin_tang_dataset
     from attractorlab.models.spiking_dictionary.learning import learn_dictionary
     from attractorlab.models.spiking_dictionary.measures import calibrate_lam2, spiking_measures
@@ -217,8 +217,7 @@ def lin_tang_task(
 
     if lam2 not in ("auto", "unit_norm") and (isinstance(lam2, str) or not float(lam2) >= 0):
         raise ValueError(f"lam2 must be a number >= 0 or 'auto' or 'unit_norm', got {lam2!r}")
-    if dict_init not in ("uniform", "patches"):
-        raise ValueError(f"dict_init must be 'uniform' or 'patches', got {dict_init!r}")
+    check_dict_init(dict_init)
     data = load_lin_tang_dataset(dataset, n_train=n_train, n_test=n_test, seed=seed)
     N = data.n_atoms if n_atoms is None else int(n_atoms)
     X = data.X_train[np.random.default_rng(seed).permutation(n_train)]
@@ -227,7 +226,7 @@ def lin_tang_task(
     else:
         learning = LearningParams(eta_D=eta_D, lam2=calibrate_lam2(X, lam1, n_atoms=N, seed=seed)
                                   if lam2 == "auto" else float(lam2))
-    D0 = patch_dictionary(X, N, seed + 5) if dict_init == "patches" else random_dictionary(data.n_input, N, seed)
+    D0 = initial_dictionary(dict_init, X, N, seed)
     init_w: Any = consistent_weights(D0) if init == "consistent" else init
     params = NetworkParams(data.n_input, N, lam1=lam1)
     every = snapshot_every or max(1, n_train // 10)
