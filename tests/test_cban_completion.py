@@ -112,6 +112,33 @@ def test_omniglot_smoke_pipeline_and_resume(tmp_path):
         settling_budget(tmp_path, iterations=[0])
 
 
+
+def test_settling_budget_claims_per_cap():
+    """One paired test per cap and metric, in the stated direction, with scipy's Wilcoxon p."""
+    import xarray as xr
+    from scipy.stats import wilcoxon
+
+    from attractorlab.experiments.cban_completion import settling_budget_claims
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(21.0, 1.0, 40)
+    noise = rng.normal(0.0, 0.2, (2, 40))
+    # cban ahead by 0.5 dB at cap 10, behind by 0.5 dB at cap 20 (per image, same images)
+    psnr = np.stack([np.stack([base + 0.5 + noise[0], base - 0.5 + noise[1]]), np.stack([base, base])])
+    ssim = psnr / 30.0
+    ds = xr.Dataset({"psnr": (("model", "max_iter", "image"), psnr), "ssim": (("model", "max_iter", "image"), ssim)},
+                    coords={"model": ["cban", "cban_asym"], "max_iter": [10, 20], "image": np.arange(40)})
+    cl = settling_budget_claims(ds)
+    assert list(cl.metric.values) == ["psnr", "ssim", "psnr", "ssim"]
+    assert list(cl.holds.values) == [1, 1, 0, 0]
+    assert "at 20 iterations" in str(cl.claim_text.values[2])
+    np.testing.assert_allclose(cl.mean_diff.values[[0, 2]], [np.mean(psnr[0, 0] - psnr[1, 0]),
+                                                            np.mean(psnr[0, 1] - psnr[1, 1])])
+    np.testing.assert_allclose(cl.p_value.values[2], wilcoxon(psnr[0, 1], psnr[1, 1]).pvalue)
+    with pytest.raises(ValueError, match=r"b='vae' is not a model of this settling budget"):
+        settling_budget_claims(ds, b="vae")
+
+
 def test_sr_smoke_pipeline(tmp_path):
     from attractorlab.experiments import run_experiment
     from attractorlab.experiments.cban_sr import evaluate_bicubic

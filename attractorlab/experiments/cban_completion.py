@@ -451,6 +451,25 @@ def settling_budget(run_dir: str | Path, *, variants=("cban", "cban_asym"), iter
     return ds
 
 
+def settling_budget_claims(ds: xr.Dataset, a: str = "cban", b: str = "cban_asym") -> xr.Dataset:
+    """Paired tests per iteration cap of a :func:`settling_budget` Dataset: is model ``a`` ahead
+    of model ``b`` in PSNR and in SSIM on the same images at that cap (Wilcoxon signed-rank)?
+
+    Returns a claims Dataset (see :func:`attractorlab.analysis.stats.claims_dataset`), two rows
+    per cap; ``format_claims`` prints it one line per claim.
+    """
+    models = [str(m) for m in ds.model.values]
+    for name, v in (("a", a), ("b", b)):
+        if v not in models:
+            raise ValueError(f"{name}={v!r} is not a model of this settling budget; it holds {models}")
+    rows = []
+    for t in ds.max_iter.values:
+        for met in ("psnr", "ssim"):
+            rows.append(paired_comparison(ds[met].sel(model=a, max_iter=t).values, ds[met].sel(model=b, max_iter=t).values,
+                                          better="higher", claim=f"{a} ahead of {b} at {int(t)} iterations", metric=met))
+    return claims_dataset(rows)
+
+
 def draw_completion_figure(ds: xr.Dataset, path: Path, *, fmt: str | None = None) -> Path:
     """Figs 5 / 6: completion examples with PSNR and SSIM bars of a ``results.nc`` Dataset,
     drawn in the project style and written to ``path`` (format from its suffix or ``fmt``)."""
