@@ -4,9 +4,10 @@ The model is :mod:`attractorlab.models.spiking_dictionary` (``sd`` below); this 
 wires it to its baselines (:mod:`attractorlab.models.baselines`) and the analysis. Each run:
 
 1. loads the data set (:mod:`~attractorlab.models.spiking_dictionary.datasets`) and shuffles the training signals (``seed``);
-2. draws one random non-negative unit-norm dictionary D0 (``seed``) shared by every
-   method: the spiking net's consistent init (F = D0^T, B = D0, H = F B, s = diag(H)),
-   the SGD runs and scikit-learn;
+2. draws one unit-norm initial dictionary D0 (``seed``; ``dict_init``: "uniform", the paper's
+   random non-negative start, or "patches", atoms drawn from the training signals) shared by
+   the spiking net's consistent init (F = D0^T, B = D0, H = F B, s = diag(H)), the SGD runs
+   and scikit-learn; the random init draws its own F, B and W;
 3. calibrates lambda_2 (``lam2="auto"``, :func:`sd.measures.calibrate_lam2`) on the
    dictionary of a short SGD run, so that the spiking net's mean atom norm settles near 1;
 4. runs Algorithm 1 in the compiled Brian2 simulation (:func:`sd.learn_dictionary`) from the
