@@ -97,13 +97,24 @@ def _compare_to_reference(ds, X, w0, p, L):
     assert int(ds.n_updates) == X.shape[0]
 
 
-def test_numpy_runtime_learning_matches_reference():
+@pytest.mark.parametrize("L, without", [
+    (LearningParams(eta_D=0.02, lam2=0.01, schedule="inverse", p0=2), None),
+    # the lambda_2 rules (issue 19); "without": the same run with the constant rule, which
+    # must end elsewhere (the rule really acts)
+    (LearningParams(eta_D=0.05, lam2=0.002, lam2_rule="unit_norm", lam2_gain=0.7),
+     LearningParams(eta_D=0.05, lam2=0.002)),
+    (LearningParams(eta_D=0.05, lam2=0.02, lam2_rule="mean_norm", lam2_gain=2.5),
+     LearningParams(eta_D=0.05, lam2=0.02)),
+], ids=["constant", "unit_norm", "mean_norm"])
+def test_numpy_runtime_learning_matches_reference(L, without):
     X, _ = _data(3, seed=1)
     p = NetworkParams(M, N, lam1=0.1)
     w0 = init_weights(M, N, "random", seed=2)
-    L = LearningParams(eta_D=0.02, lam2=0.01, schedule="inverse", p0=2)
     ds = learn_dictionary(X, p, L, init=w0, device="numpy", snapshot_every=3, progress=False)
     _compare_to_reference(ds, X, w0, p, L)
+    if without is not None:
+        wr, _ = learn_reference(X, w0, p, without)
+        assert np.abs(wr.F - ds.F.values).max() > 1e-6
 
 
 @pytest.mark.standalone
@@ -236,6 +247,18 @@ def test_unit_norm_rule_params_and_gain():
             LearningParams(eta_D=0.01, **kwargs)
 
 
+def test_mean_norm_rule_shares_one_adapted_lambda2():
+    """``"mean_norm"``: the paper's shared lambda_2, multiplied by the adapted gain."""
+    L = LearningParams(eta_D=0.01, lam2=0.02, lam2_rule="mean_norm", lam2_gain=0.5, norm_tau=100)
+    np.testing.assert_allclose(L.decay_per_atom(0.3, np.array([0.0, 2.0]), np.array([1.0, 1.5])), [0.01, 0.01])
+    F = np.array([[2.0, 0.0], [0.0, 1.0]])
+    assert L.adapted_gain(0.5, F, 50) == pytest.approx(0.5 * 2.5 ** 0.5)
+    v = L.run_values(0, gain=3.0)
+    assert v["lam2"] == pytest.approx(0.06) and v["lam2_gain"] == 0.0   # no per-atom term in the simulation
+    with pytest.raises(ValueError, match="lam2 must be > 0 with lam2_rule='mean_norm'"):
+        LearningParams(eta_D=0.01, lam2_rule="mean_norm")
+
+
 def _ideal_norms(rule: bool, lam1: float = 0.3, eta: float = 0.05, n: int = 3000):
     """Eq (11) with exact codes of eq (16) (s_i = ||d_i||^2, as s = diag(H) = diag(F B)) and
     the unit-norm decay lambda_1 a_i s_i (``rule``) or none; atoms start at norms 0.7-1.3.
@@ -272,18 +295,6 @@ def test_unit_norm_rule_fixed_point_with_exact_codes():
     assert free.mean() > 2.0, free
 
 
-def test_numpy_runtime_unit_norm_rule_matches_reference():
-    X, _ = _data(3, seed=1)
-    p = NetworkParams(M, N, lam1=0.1)
-    w0 = init_weights(M, N, "random", seed=2)
-    L = LearningParams(eta_D=0.05, lam2=0.002, lam2_rule="unit_norm", lam2_gain=0.7)
-    ds = learn_dictionary(X, p, L, init=w0, device="numpy", snapshot_every=3, progress=False)
-    _compare_to_reference(ds, X, w0, p, L)
-    # the rule really acts: a run without it ends elsewhere
-    wr, _ = learn_reference(X, w0, p, LearningParams(eta_D=0.05, lam2=0.002))
-    assert np.abs(wr.F - ds.F.values).max() > 1e-6
-
-
 @pytest.mark.standalone
 def test_unit_norm_rule_holds_mean_atom_norm_at_one():
     """Standalone, planted data, atoms started 30 % too long: the per-atom rule and its
@@ -304,3 +315,11 @@ def test_unit_norm_rule_holds_mean_atom_norm_at_one():
     free = learn_dictionary(X, p, LearningParams(eta_D=0.05), init=consistent_weights(D0), snapshot_every=CHUNK,
                             progress=False)
     assert np.linalg.norm(free.F.values, axis=1).mean() > 1.15
+    # the shared, adapted lambda_2 ("mean_norm") brings the mean to 1 from a decay that alone
+    # keeps the atoms at 1.3 (measured: constant lam2 = 0.004 ends at 1.32); its integral
+    # controller overshoots on this short run (gain 6.5 at its peak, mean norm 1.006 at
+    # sample 550, 0.964 at 600), so the bound is loose
+    shared = learn_dictionary(X, p, LearningParams(eta_D=0.05, lam2=0.004, lam2_rule="mean_norm", norm_tau=2 * CHUNK),
+                              init=consistent_weights(D0), snapshot_every=CHUNK, progress=False)
+    assert abs(np.linalg.norm(shared.F.values, axis=1).mean() - 1.0) < 0.05
+    assert shared.lam2_gain_snap.values[-1] > 3.0
