@@ -270,9 +270,10 @@ _SR_PAPER = dict(
 # cpu: 16-16-16 channels, all T91 patches, 12 epochs (ours 20 at paper size), lr 1e-3 divided by
 # 10 at epochs 8 and 10, at most 20 iterations; the leaky sigmoid (the paper names no activation
 # for SR). Timing (2026-12-07, 2 threads, cores shared; command in references/cban.md): 0.14 s
-# per settling iteration per batch of 32 patches, so an epoch of 324 batches takes 8-15 min and
-# 12 epochs plus the SRCNN and the scoring of the four sets ~3 h; the 30 epochs planned before
-# would have taken ~6 h.
+# per settling iteration per batch of 32 patches, so an epoch of 324 batches was planned at 8-15
+# min and the run at ~3 h; measured (the run of references/cban.md, one thread while the other
+# core ran Brian2 and numpy jobs): epochs of 6-34 min, 4.6 h of CBAN training in all; the 30
+# epochs planned before would have taken more than twice that.
 _SR_CPU = dict(
     _SR_PAPER, channels=[16, 16, 16], activation="leaky_sigmoid", epochs=12, lr=1e-3, lr_steps=[8, 2, 2], max_iter=20,
     train_max_iter=20, device="cpu", threads=2, workers=1, channels_last=True,
