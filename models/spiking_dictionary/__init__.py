@@ -12,7 +12,10 @@ Public API
 * ``NetworkParams(n_input, n_coding, lam1=0.3, kappa=0.7, phase_duration=20.0, dt=1/32,
   theta_min=1e-3)``: frozen, validated network parameters (model time units).
 * ``LearningParams(eta_D, eta_H=None (-> 15 eta_D), lam2=0.0, schedule="constant"|"inverse",
-  p0=1e4)``: learning rates of Algorithm 1; ``"inverse"``: eta(p) = eta0 / (1 + p / p0).
+  p0=1e4, lam2_rule="constant"|"unit_norm"|"mean_norm", lam2_gain=1.0, norm_tau=5000)``:
+  learning rates of Algorithm 1; ``"inverse"``: eta(p) = eta0 / (1 + p / p0); the lambda_2
+  rule: fixed, per-atom unit-norm, or the shared lambda_2 with its gain adapted to hold the
+  mean atom norm at 1.
 * ``init_weights(n_input, n_coding, kind="consistent"|"random", seed=0) -> dict`` and
   ``consistent_weights(D) -> dict`` (F = D^T, B = D, H = D^T D, s = diag H):
   ``{"F": (N, M), "B": (M, N), "H": (N, N), "s": (N,)}`` numpy float64 arrays.
