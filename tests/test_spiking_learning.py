@@ -9,6 +9,8 @@ counts (checked) the weights must agree to rounding.  Standalone tests share one
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -316,10 +318,12 @@ def test_unit_norm_rule_holds_mean_atom_norm_at_one():
                             progress=False)
     assert np.linalg.norm(free.F.values, axis=1).mean() > 1.15
     # the shared, adapted lambda_2 ("mean_norm") brings the mean to 1 from a decay that alone
-    # keeps the atoms at 1.3 (measured: constant lam2 = 0.004 ends at 1.32); its integral
-    # controller overshoots on this short run (gain 6.5 at its peak, mean norm 1.006 at
-    # sample 550, 0.964 at 600), so the bound is loose
-    shared = learn_dictionary(X, p, LearningParams(eta_D=0.05, lam2=0.004, lam2_rule="mean_norm", norm_tau=2 * CHUNK),
+    # keeps the atoms long; its integral controller overshoots on a run this short (the gain
+    # peaks and turns back), so the bound is loose
+    decay = LearningParams(eta_D=0.05, lam2=0.004)
+    fixed = learn_dictionary(X, p, decay, init=consistent_weights(D0), snapshot_every=CHUNK, progress=False)
+    assert np.linalg.norm(fixed.F.values, axis=1).mean() > 1.25
+    shared = learn_dictionary(X, p, dataclasses.replace(decay, lam2_rule="mean_norm", norm_tau=2 * CHUNK),
                               init=consistent_weights(D0), snapshot_every=CHUNK, progress=False)
     assert abs(np.linalg.norm(shared.F.values, axis=1).mean() - 1.0) < 0.05
     assert shared.lam2_gain_snap.values[-1] > 3.0

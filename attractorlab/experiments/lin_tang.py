@@ -305,13 +305,11 @@ def _learning_params(cfg: dict, X: np.ndarray, lam1: float, N: int, seed: int):
         rates.update(schedule=cfg["schedule"], p0=float(cfg["p0"]))
     if cfg["lam2"] == "unit_norm":
         return LearningParams(**rates, lam2=0.0, lam2_rule="unit_norm")
-    auto = cfg["lam2"] in ("auto", "mean_norm")
-    lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed) if auto else float(cfg["lam2"])
-    if cfg["lam2"] == "mean_norm":
-        return LearningParams(**rates, lam2=lam2, lam2_rule="mean_norm")
-    return LearningParams(**rates, lam2=lam2)
+    lam2 = calibrate_lam2(X, lam1, n_atoms=N, seed=seed) if cfg["lam2"] in ("auto", "mean_norm") else float(cfg["lam2"])
+    return LearningParams(**rates, lam2=lam2, lam2_rule="mean_norm" if cfg["lam2"] == "mean_norm" else "constant")
 
 
+#: The named choices of the ``lam2`` setting (a number >= 0 is the fourth): how each is set.
 _LAM2_METHODS = {"auto": "auto: lambda_1 * mean ||a*||_1 / N under a short SGD run's dictionary",
                  "unit_norm": "unit_norm: lambda_2,i = g lambda_1 a_kappa,i theta_i per atom and sample, "
                               "g adapted between chunks to hold the mean atom norm at 1",
@@ -871,8 +869,9 @@ def _check(name: str, config: dict) -> None:
     for key in ("lam1", "eta0", "kappa") + (("denoise_sigma",) if name == "A" else ()):
         if not float(config[key]) > 0:
             raise ValueError(f"{key} must be > 0, got {config[key]!r}")
-    if config["lam2"] not in ("auto", "unit_norm", "mean_norm") and not float(config["lam2"]) >= 0:
-        raise ValueError(f"lam2 must be 'auto', 'unit_norm', 'mean_norm' or a number >= 0, got {config['lam2']!r}")
+    if config["lam2"] not in _LAM2_METHODS and not float(config["lam2"]) >= 0:
+        names = ", ".join(repr(k) for k in _LAM2_METHODS)
+        raise ValueError(f"lam2 must be one of {names} or a number >= 0, got {config['lam2']!r}")
     if name == "A" and config["denoise_lam"] != "auto" and not float(config["denoise_lam"]) > 0:
         raise ValueError(f"denoise_lam must be 'auto' or a number > 0, got {config['denoise_lam']!r}")
     if any(not f > 0 for f in config["sgd_factors"]):
@@ -1068,7 +1067,7 @@ def _register(name: str, description: str) -> None:
 
     func.__name__ = f"lin_tang_{name}"
     func.__doc__ = description
-    types = {"lam2": ("auto", "unit_norm", "mean_norm", float)}
+    types = {"lam2": (*_LAM2_METHODS, float)}
     if name == "A":
         types.update(image=(str, None), denoise_lam=("auto", float))
     register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description,
