@@ -59,6 +59,7 @@ RUN_BAD = [
     (["lin_tang_A", "--set", "lam2=-1"], ["lam2", "-1", "a number"]),
     (["lin_tang_A", "--set", "image=nosuchimage"], ["image", "'nosuchimage'"]),
     (["lin_tang_A", "--set", "denoise_scaling=huge"], ["denoise_scaling", "'huge'", "noise"]),
+    (["lin_tang_A", "--set", "denoise_max_nonzeros=0"], ["denoise_max_nonzeros", "0", "a number > 0"]),
     (["lin_tang_B", "--set", "chunk_sizes=[300]"], ["chunk size", "300", "n_train"]),
     (["lin_tang_C", "--set", "kappa=nan"], ["'kappa'", "'nan'", "a finite number"]),
 ]

@@ -147,6 +147,21 @@ def test_choose_lambda_picks_the_best_of_its_grid_on_the_calibration_image():
     assert ext["psnr"].sel(lam=lam2_) == ext["psnr"].max()
     with pytest.raises(ValueError, match="grid"):
         choose_lambda(calib, D, grid=())
+    # a sparseness budget: the best lam whose calibration codes stay within it
+    dense = float(scores["mean_nonzeros"].sel(lam=lam))
+    same, free = choose_lambda(calib, D, grid=grid, stride=4, max_nonzeros=dense + 1.0)
+    assert same == lam and free.attrs["constrained"] == 0
+    budget = 0.5 * dense
+    lam_b, sparse = choose_lambda(calib, D, grid=grid, stride=4, max_nonzeros=budget, refine=3)
+    nnz = sparse["mean_nonzeros"]
+    assert sparse.attrs["constrained"] == 1 and sparse.attrs["max_nonzeros"] == budget
+    assert lam_b > lam and float(nnz.sel(lam=lam_b)) <= budget
+    below = sparse["lam"].values[sparse["lam"].values < lam_b]
+    assert float(nnz.sel(lam=below.max())) > budget  # the next lam down breaks the budget ...
+    assert lam_b / below.max() < 5.0 ** (1 / 2 ** 3) + 1e-9  # ... and is close: the grid's widest gap (x5) halved 3 times
+    assert float(sparse["psnr"].sel(lam=lam_b)) < float(scores["psnr"].max())  # sparseness costs PSNR here
+    with pytest.raises(ValueError, match="max_nonzeros"):
+        choose_lambda(calib, D, grid=grid, stride=4, max_nonzeros=0.0)
 
 
 def test_figures_accept_results_and_return_axes():

@@ -71,7 +71,11 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
         # image other than the one reported; a number fixes it.
         # Fig. 7 on grey test images other than the calibration image, with the spiking
         # dictionary and scikit-learn's (learned on the same patches)
-        den = dict(denoise=True, denoise_sigma=30.0, denoise_lam="auto", denoise_scaling="noise",
+        # denoise_max_nonzeros: a sparseness budget for the "auto" choice (best PSNR among the
+        # lambdas whose calibration codes have at most that many non-zeros per patch; None = the
+        # PSNR optimum, whatever its sparseness).
+        den = dict(denoise=True, denoise_sigma=30.0, denoise_lam="auto", denoise_max_nonzeros=None,
+                   denoise_scaling="noise",
                    denoise_calibration="astronaut", denoise_learners=["spiking_consistent", "sklearn"])
         paper.update(image=None, denoise_stride=1, denoise_images=["camera", "moon", "coins", "coffee", "chelsea"],
                      **den)
@@ -574,7 +578,8 @@ def _denoise_step(cfg: dict, dictionaries: dict[str, np.ndarray], out_dir: Path,
         lam = cfg.get("denoise_lam", "auto")
         if lam == "auto":
             lam, scores = choose_lambda(load_grey_image(calib_name) * 255.0, D, sigma=sigma, scaling=scaling,
-                                        stride=max(4, int(cfg["denoise_stride"])), seed=int(cfg["seed"]) + 1)
+                                        stride=max(4, int(cfg["denoise_stride"])), seed=int(cfg["seed"]) + 1,
+                                        max_nonzeros=cfg.get("denoise_max_nonzeros"))
             grids.append(scores)
         lams.append(float(lam))
         for b, image in enumerate(names):
@@ -607,7 +612,10 @@ def _denoise_step(cfg: dict, dictionaries: dict[str, np.ndarray], out_dir: Path,
                                    {"units": "dB", "long_name": f"PSNR on the calibration image {calib_name}"})
         out["calibration_nonzeros"] = (("learner", "lam_tried"), grid_nnz, {"units": "1"})
         out["lam_bracketed"] = (("learner",), np.array([int(g.attrs["bracketed"]) for g in grids]))
-        out.attrs.update(lam_chosen_on=str(calib_name))
+        out["lam_constrained"] = (("learner",), np.array([int(g.attrs["constrained"]) for g in grids]),
+                                  {"long_name": "1 where the sparseness budget, not the PSNR optimum, set lambda"})
+        budget = cfg.get("denoise_max_nonzeros")
+        out.attrs.update(lam_chosen_on=str(calib_name), max_nonzeros=float("nan") if budget is None else float(budget))
     save_dataset(out, Path(out_dir) / "denoise.nc", params=cfg, seed=int(cfg["seed"]))
     return out
 
@@ -874,6 +882,9 @@ def _check(name: str, config: dict) -> None:
         raise ValueError(f"lam2 must be one of {names} or a number >= 0, got {config['lam2']!r}")
     if name == "A" and config["denoise_lam"] != "auto" and not float(config["denoise_lam"]) > 0:
         raise ValueError(f"denoise_lam must be 'auto' or a number > 0, got {config['denoise_lam']!r}")
+    budget = config.get("denoise_max_nonzeros")
+    if name == "A" and budget is not None and not float(budget) > 0:
+        raise ValueError(f"denoise_max_nonzeros must be None or a number > 0 (non-zeros per patch), got {budget!r}")
     if any(not f > 0 for f in config["sgd_factors"]):
         raise ValueError(f"sgd_factors must be numbers > 0, got {config['sgd_factors']!r}")
     if set(config["inits"]) - {"consistent", "random"}:
@@ -1069,7 +1080,7 @@ def _register(name: str, description: str) -> None:
     func.__doc__ = description
     types = {"lam2": (*_LAM2_METHODS, float)}
     if name == "A":
-        types.update(image=(str, None), denoise_lam=("auto", float))
+        types.update(image=(str, None), denoise_lam=("auto", float), denoise_max_nonzeros=(float, None))
     register_experiment(f"lin_tang_{name}", presets=PRESETS[name], description=description,
                         eval_keys=set(PRESETS[name]["paper"]) - set(_LEARN_KEYS) - set(_OPTIONAL_LEARN_KEYS),
                         types=types,

@@ -230,26 +230,40 @@ def choose_lambda(
     seed: int = 1,
     step: float = 1.25,
     max_extend: int = 6,
+    max_nonzeros: float | None = None,
+    refine: int = 3,
 ) -> tuple[float, xr.Dataset]:
     """The ``lam`` that denoises ``calibration`` (0-255) best, and the scores of every lam tried.
 
     The grid is extended (by factors of ``step``, at most ``max_extend`` times) on the side
-    where its best value lies until the best lam is inside it: the chosen lam is bracketed
+    where its best value lies until the best lam is inside it: the PSNR optimum is bracketed
     by two worse ones (``attrs["bracketed"]``).  Use an image other than the ones reported,
     so that the reported PSNR is not tuned on them.  Scores within 0.01 dB count as ties,
     which go to the larger ``lam`` (the sparser code).
+
+    With ``max_nonzeros`` the choice is the best lam whose codes of the calibration image
+    have at most that many non-zeros per patch on average (a sparseness budget, e.g. the
+    paper's 5.9): when the unconstrained optimum is denser, the grid is extended upwards
+    until a lam meets the budget, and the boundary between the largest lam over it and the
+    smallest within it is then halved ``refine`` times (geometric midpoints), so the chosen
+    lam is the least sparse-penalised one within the budget, to a factor of
+    ``step ** (1 / 2 ** refine)``.  ``attrs["constrained"]`` says whether the budget decided.
 
     Returns
     -------
     lam : float
     scores : xarray.Dataset
         ``psnr`` (dB) and ``mean_nonzeros`` over ``lam`` (sorted); attrs ``chosen``,
-        ``bracketed``.
+        ``bracketed``, ``constrained`` and ``max_nonzeros`` (NaN without a budget).
     """
     if len(grid) == 0:
         raise ValueError("grid must hold at least one lambda")
     if not step > 1:
         raise ValueError(f"step must be > 1, got {step}")
+    if max_nonzeros is not None and not (np.isfinite(max_nonzeros) and max_nonzeros > 0):
+        raise ValueError(f"max_nonzeros must be None or a number > 0 (non-zeros per patch), got {max_nonzeros!r}")
+    if int(refine) < 0:
+        raise ValueError(f"refine must be an integer >= 0, got {refine!r}")
     runs: dict[float, xr.Dataset] = {}
 
     def score(v: float) -> None:
@@ -257,26 +271,49 @@ def choose_lambda(
             runs[v] = denoise_image(calibration, D, lam=v, sigma=sigma, scaling=scaling, stride=stride,
                                     seed=seed, progress=False)
 
-    def best() -> float:
-        lams = sorted(runs)
-        return max(lams, key=lambda v: (round(runs[v].attrs["psnr_denoised"], 2), v))
+    def within(v: float) -> bool:
+        return max_nonzeros is None or runs[v].attrs["mean_nonzeros"] <= max_nonzeros
+
+    def best(candidates) -> float:
+        return max(sorted(candidates), key=lambda v: (round(runs[v].attrs["psnr_denoised"], 2), v))
 
     for v in grid:
         score(float(v))
     for _ in range(int(max_extend)):
         lams = sorted(runs)
-        b = best()
+        b = best(lams)
         if len(lams) > 1 and lams[0] < b < lams[-1]:
             break
         score(lams[0] / step if b == lams[0] else lams[-1] * step)
+    optimum = best(runs)
+    constrained = not within(optimum)
+    if constrained:
+        for _ in range(int(max_extend)):  # up until some lam meets the budget
+            if any(within(v) for v in runs):
+                break
+            score(max(runs) * step)
+        if not any(within(v) for v in runs):
+            raise ValueError(f"no lam up to {max(runs):.4g} gives at most max_nonzeros={max_nonzeros} non-zeros per "
+                             f"patch on the calibration image (fewest: {min(r.attrs['mean_nonzeros'] for r in runs.values()):.3g}); "
+                             "raise max_nonzeros or max_extend")
+        for _ in range(int(refine)):  # halve the boundary between over and within the budget
+            lo = max(v for v in runs if not within(v))
+            above = [v for v in runs if within(v) and v > lo]
+            if not above:  # non-zeros not falling with lam here: no boundary to refine
+                break
+            score(float(np.sqrt(lo * min(above))))
+        chosen = best([v for v in runs if within(v) and v >= optimum])
+    else:
+        chosen = optimum
     lams = sorted(runs)
-    chosen = best()
     ds = xr.Dataset(
         {"psnr": ("lam", np.array([runs[v].attrs["psnr_denoised"] for v in lams]),
                   {"units": "dB", "long_name": "PSNR of the denoised calibration image"}),
          "mean_nonzeros": ("lam", np.array([runs[v].attrs["mean_nonzeros"] for v in lams]), {"units": "1"})},
         coords={"lam": np.asarray(lams, dtype=np.float64)},
         attrs={"sigma": float(sigma), "scaling": scaling, "stride": int(stride), "chosen": float(chosen),
-               "bracketed": int(len(lams) > 2 and lams[0] < chosen < lams[-1])},
+               "bracketed": int(len(lams) > 2 and lams[0] < optimum < lams[-1]),
+               "constrained": int(constrained),
+               "max_nonzeros": float("nan") if max_nonzeros is None else float(max_nonzeros)},
     )
     return float(chosen), ds
