@@ -340,7 +340,7 @@ def test_result_figure_directive_shows_a_present_figure_and_names_the_command(do
     page = (ROOT / "docs" / "papers" / "lin_tang.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```\{result-figure\}.*?\n```\n", page, flags=re.S)
     fig4 = [b for b in blocks if "fig4_objective.png\n:experiment: lin_tang_A" in b]
-    fig6 = [b for b in blocks if "fig6_atoms.png" in b]
+    fig6 = [b for b in blocks if "fig6_atoms.png" in b and ":runs: paper\n" in b]
     assert len(fig4) == 1 and len(fig6) == 1
     (src / "index.md").write_text("# t\n\n" + fig4[0] + "\n" + fig6[0])
     app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",

@@ -267,16 +267,15 @@ _SR_PAPER = dict(
     eval_sets=["Set5", "Set14", "BSD100", "Urban100"], eval_limit=None, eval_crop=None, tile=None, n_examples=4,
     crop_size=96, device="cuda", progress=True, threads=0,
 )
-# cpu: 16-16-16 channels, all T91 patches, 8 epochs (ours 20 at paper size), lr 1e-3 divided by
-# 10 at epochs 5 and 7, at most 20 iterations; the leaky sigmoid (the paper names no activation
-# for SR). Sized by the first cpu run (12 epochs, lr steps at 8 and 10; references/cban.md): its
-# Set5 monitor gained 0.16 dB from the first lr step and 0.03 dB after it, and its late epochs
-# took ~15 min on two quiet threads (2.6-3 s per batch of 32 at 20 iterations), so 12 epochs
-# were ~3.2 h and 8 fit the 3 h with the SRCNN and the scoring. Two one-thread
-# torchrun processes were only 1.09x faster than one two-thread process (24.9 vs 27.2 s for
-# 20 batches), so the preset stays a single process.
+# cpu: 16-16-16 channels, all T91 patches, 12 epochs (ours 20 at paper size), lr 1e-3 divided by
+# 10 at epochs 8 and 10, at most 20 iterations; the leaky sigmoid (the paper names no activation
+# for SR). Timing (2026-12-07, 2 threads, cores shared; command in references/cban.md): 0.14 s
+# per settling iteration per batch of 32 patches, so an epoch of 324 batches was planned at 8-15
+# min and the run at ~3 h; measured (the run of references/cban.md, one thread while the other
+# core ran Brian2 and numpy jobs): epochs of 6-34 min, 4.6 h of CBAN training in all; the 30
+# epochs planned before would have taken more than twice that.
 _SR_CPU = dict(
-    _SR_PAPER, channels=[16, 16, 16], activation="leaky_sigmoid", epochs=8, lr=1e-3, lr_steps=[5, 2, 2], max_iter=20,
+    _SR_PAPER, channels=[16, 16, 16], activation="leaky_sigmoid", epochs=12, lr=1e-3, lr_steps=[8, 2, 2], max_iter=20,
     train_max_iter=20, device="cpu", threads=2, workers=1, channels_last=True,
 )
 

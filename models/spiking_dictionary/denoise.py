@@ -245,9 +245,11 @@ def choose_lambda(
     have at most that many non-zeros per patch on average (a sparseness budget, e.g. the
     paper's 5.9): when the unconstrained optimum is denser, the grid is extended upwards
     until a lam meets the budget, and the boundary between the largest lam over it and the
-    smallest within it is then halved ``refine`` times (geometric midpoints), so the chosen
-    lam is the least sparse-penalised one within the budget, to a factor of
-    ``step ** (1 / 2 ** refine)``.  ``attrs["constrained"]`` says whether the budget decided.
+    smallest within it is then halved ``refine`` times (geometric midpoints).  Past the
+    optimum PSNR falls with lam, so the chosen lam is the smallest within the budget, to a
+    factor of ``g ** (1 / 2 ** refine)``, g the ratio of the two lams that first straddled
+    the budget.  ``attrs["constrained"]`` says whether the budget, not the PSNR optimum,
+    decided.
 
     Returns
     -------
