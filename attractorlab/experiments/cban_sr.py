@@ -273,7 +273,9 @@ _SR_PAPER = dict(
 # per settling iteration per batch of 32 patches, so an epoch of 324 batches was planned at 8-15
 # min and the run at ~3 h; measured (the run of references/cban.md, one thread while the other
 # core ran Brian2 and numpy jobs): epochs of 6-34 min, 4.6 h of CBAN training in all; the 30
-# epochs planned before would have taken more than twice that.
+# epochs planned before would have taken more than twice that. Rerun on two quiet cores: epochs
+# of 3.5-13 min, about 2.1 h for the whole experiment. 8 epochs (lr steps at 5 and 7) took
+# 66 min but ended 0.8 dB lower on Set5 (34.30 vs 35.13 dB): not a plateau.
 _SR_CPU = dict(
     _SR_PAPER, channels=[16, 16, 16], activation="leaky_sigmoid", epochs=12, lr=1e-3, lr_steps=[8, 2, 2], max_iter=20,
     train_max_iter=20, device="cpu", threads=2, workers=1, channels_last=True,
