@@ -249,7 +249,7 @@ def lasso_objective(D: np.ndarray, X: np.ndarray, A: np.ndarray, lam: float) -> 
 
 
 def dictionary_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, return_nnz: bool = False,
-                         tol: float = 1e-8):
+                         tol: float = 1e-8, per_sample: bool = False):
     """Surrogate objective: mean over rows x of X of min_{a>=0} 1/2||x - Da||^2 + lam1||a||_1.
 
     Parameters
@@ -258,10 +258,12 @@ def dictionary_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, return_nn
     X : (P, M) array, test signals.
     lam1 : float, sparsity weight (> 0).
     return_nnz : bool, also return the mean number of non-zero coefficients per signal.
+    per_sample : bool, return the (P,) values per signal (and non-zeros per signal) instead
+        of their means, for paired tests between dictionaries.
 
     Returns
     -------
-    float (and float) -- objective in the units of 1/2 ||x||^2.
+    float (and float) -- objective in the units of 1/2 ||x||^2; arrays with ``per_sample``.
     """
     if not (np.isfinite(lam1) and lam1 > 0):
         raise ValueError(f"lam1 must be > 0, got {lam1}")
@@ -269,10 +271,11 @@ def dictionary_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, return_nn
     X = np.asarray(X, dtype=np.float64)
     A = nonneg_codes(D, X, lam1, tol=tol)
     R = X - A @ D.T
-    obj = float(np.mean(0.5 * np.sum(R * R, axis=1) + lam1 * A.sum(axis=1)))
-    if return_nnz:
-        return obj, float(np.mean((A > 0).sum(axis=1)))
-    return obj
+    obj = 0.5 * np.sum(R * R, axis=1) + lam1 * A.sum(axis=1)
+    nnz = (A > 0).sum(axis=1)
+    if not per_sample:
+        obj, nnz = float(np.mean(obj)), float(np.mean(nnz))
+    return (obj, nnz) if return_nnz else obj
 
 
 def surrogate_objective(D: np.ndarray, X: np.ndarray, lam1: float, *, tol: float = 1e-8,

@@ -49,6 +49,12 @@ def test_measures_on_known_weights(rng):
     X = np.abs(rng.standard_normal((40, 10)))
     # coordinate-descent objective equals the shared FISTA oracle
     assert dictionary_objective(D, X, LAM1) == pytest.approx(surrogate_objective(D, X, LAM1), rel=1e-6)
+    # per signal (for paired tests): each value is that signal's own FISTA optimum
+    per, nnz = dictionary_objective(D, X, LAM1, per_sample=True, return_nnz=True)
+    assert per.shape == nnz.shape == (40,)
+    for i in (0, 17, 39):
+        assert per[i] == pytest.approx(surrogate_objective(D, X[i:i + 1], LAM1), rel=1e-6)
+    assert per.mean() == pytest.approx(dictionary_objective(D, X, LAM1), rel=1e-12)
 
 
 def test_calibrate_lam2_is_lam1_times_mean_code_mass(planted):
@@ -248,6 +254,16 @@ def test_lin_tang_A_smoke_end_to_end(tmp_path):
     assert np.abs(saved["final_atom_norm"].sel(learner=["spiking_consistent", "spiking_random"]).values - 1).max() < 0.1
     assert saved["consistency"].sel(init="consistent").values[0] == pytest.approx(1.0)
     np.testing.assert_allclose(saved["objective"].values, ds["objective"].values)
+    # the paired per-signal test behind "spiking below SGD / scikit-learn" reproduces the finals
+    from attractorlab.experiments.lin_tang import paired_objectives
+
+    pair = paired_objectives(tmp_path, "spiking_consistent", "sklearn")
+    finals = saved["final_objective"].sel(learner=["spiking_consistent", "sklearn"]).values
+    np.testing.assert_allclose(pair["objective"].mean("sample").values, finals, rtol=1e-9)
+    assert float(pair["mean_difference"]) == pytest.approx(finals[0] - finals[1], rel=1e-9)
+    assert pair.sizes["sample"] == int(cfg["n_test"]) and 0 < float(pair["wilcoxon_p"]) <= 1
+    with pytest.raises(ValueError, match="second='sgd_9'"):
+        paired_objectives(tmp_path, "spiking_consistent", "sgd_9")
     # figures are redrawn from the saved files through the figure registry
     from attractorlab.experiments import get_figure
 

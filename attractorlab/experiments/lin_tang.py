@@ -50,7 +50,7 @@ from attractorlab.models.spiking_dictionary.weights import SpikingWeights
 
 __all__ = ["run_lin_tang", "snapshot_schedule", "write_figures", "denoise_from_results",
            "receptive_fields_from_results", "summary_table", "PRESETS", "run_lam1_sweep", "lam1_sweep_task",
-           "sweep_table", "atom_recruitment"]
+           "sweep_table", "atom_recruitment", "paired_objectives"]
 
 
 def _presets(name: str) -> dict[str, dict[str, Any]]:
@@ -721,6 +721,44 @@ def atom_recruitment(results_dir: str | Path, threshold: float = 0.9) -> xr.Data
         out["frac_long_recruited"] = ((), float(long[moved[:n]].mean()) if moved[:n].any() else np.nan)
         out["frac_accepted_unrecruited"] = ((), float(good[~moved[:n]].mean()) if (~moved[:n]).any() else np.nan)
     return out
+
+
+def paired_objectives(results_dir: str | Path, first: str = "spiking_consistent", second: str = "sgd_1") -> xr.Dataset:
+    """Per test signal, the objective of two learners' final dictionaries of a finished run,
+    and the paired tests behind "``first`` is below ``second``".
+
+    The test signals are rebuilt from the run's saved settings (the ones its
+    ``final_objective`` was computed on; the means here reproduce it). Returns a Dataset:
+    ``objective`` (learner, sample), ``difference`` (sample, first - second), scalars
+    ``mean_difference``, ``relative_difference`` (of the second's mean), ``frac_first_lower``
+    (signals where ``first`` is strictly lower), ``wilcoxon_p`` and ``ttest_p`` (two-sided).
+    """
+    from scipy.stats import ttest_rel, wilcoxon
+
+    from attractorlab.models.lasso import dictionary_objective
+    from attractorlab.results import load_dataset, params_of
+
+    ds = load_dataset(Path(results_dir) / "results.nc")
+    have = [str(m) for m in ds["learner"].values]
+    for label, m in (("first", first), ("second", second)):
+        if m not in have:
+            raise ValueError(f"{label}={m!r} is not a learner of {results_dir}; it has {have}")
+    cfg = params_of(ds)
+    X_test = _training_data(ds.attrs["dataset"], cfg)[0].X_test
+    lam1 = float(cfg["lam1"])
+    obj = np.stack([dictionary_objective(ds["D"].sel(learner=m).values, X_test, lam1, per_sample=True)
+                    for m in (first, second)])
+    diff = obj[0] - obj[1]
+    return xr.Dataset(
+        {"objective": (("learner", "sample"), obj, {"long_name": "test objective per signal", "units": "1"}),
+         "difference": ("sample", diff, {"long_name": f"{first} - {second}", "units": "1"}),
+         "mean_difference": ((), float(diff.mean())),
+         "relative_difference": ((), float(diff.mean() / obj[1].mean())),
+         "frac_first_lower": ((), float((diff < 0).mean())),
+         "wilcoxon_p": ((), float(wilcoxon(diff).pvalue)),
+         "ttest_p": ((), float(ttest_rel(obj[0], obj[1]).pvalue))},
+        coords={"learner": [first, second]},
+        attrs={"lam1": lam1, "n_test": len(X_test), "source": str(results_dir)})
 
 
 def denoise_from_results(results_dir: str | Path, progress: bool = True, **overrides: Any) -> xr.Dataset:
