@@ -105,7 +105,10 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     # 56 % of atoms Gabor-accepted, 40 % with the longer s.d. >= 2 px; 0.3 gave 36 non-zeros and
     # 4 % long atoms, 4.8 gave 3 % accepted).  At 200,000 samples and 1024 atoms every atom gets
     # ~2.5x the updates it got in that pilot.  The codes are ~10x larger than at 0.3, so eta_D is
-    # smaller and decays (eta0 / (1 + p / p0)) to average the noisy single-sample steps.
+    # smaller and decays (eta0 / (1 + p / p0)) to average the noisy single-sample steps. That
+    # decay is what leaves the spiking net 0.2 % above SGD (constant eta0) at 200,000 samples:
+    # probes with p0 = 60000 (88.01) or a constant eta_D (88.09) end below SGD's 88.34
+    # (references/lin_tang.md, C paper section); C_P0 stays until a full rerun checks the rest.
     # The initial dictionary is drawn from the training patches (dict_init="patches", a named
     # deviation): from the paper's uniform start, 200,000 samples at this lambda_1 recruited only
     # a third of the 1024 atoms (two thirds stayed at their start, cosine > 0.9; 67 % of the
