@@ -105,10 +105,10 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     # 56 % of atoms Gabor-accepted, 40 % with the longer s.d. >= 2 px; 0.3 gave 36 non-zeros and
     # 4 % long atoms, 4.8 gave 3 % accepted).  At 200,000 samples and 1024 atoms every atom gets
     # ~2.5x the updates it got in that pilot.  The codes are ~10x larger than at 0.3, so eta_D is
-    # smaller and decays (eta0 / (1 + p / p0)) to average the noisy single-sample steps. That
-    # decay is what leaves the spiking net 0.2 % above SGD (constant eta0) at 200,000 samples:
-    # probes with p0 = 60000 (88.01) or a constant eta_D (88.09) end below SGD's 88.34
-    # (references/lin_tang.md, C paper section); C_P0 stays until a full rerun checks the rest.
+    # smaller and decays (eta0 / (1 + p / p0)) to average the noisy single-sample steps. The
+    # decay time p0 = 60,000 samples: with p0 = 20,000 the rate fell to eta0 / 11 and the spiking
+    # net plateaued 0.2 % above SGD (constant eta0); probes with p0 = 60,000 (88.01) or a
+    # constant eta_D (88.09) ended below SGD's 88.34 (references/lin_tang.md, C paper section).
     # The initial dictionary is drawn from the training patches (dict_init="patches", a named
     # deviation): from the paper's uniform start, 200,000 samples at this lambda_1 recruited only
     # a third of the 1024 atoms (two thirds stayed at their start, cosine > 0.9; 67 % of the
@@ -136,7 +136,7 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
 
 #: Dataset C's sparse preset (see ``_presets``): lambda_1 for unit-variance 16x16 patches
 #: (= 0.15 x 16, i.e. 0.15 for unit-L2 patches), base rate and decay time (samples).
-C_LAM1, C_ETA0, C_P0 = 2.4, 0.003, 20_000.0
+C_LAM1, C_ETA0, C_P0 = 2.4, 0.003, 60_000.0
 #: lambda_1 of Dataset C's ``gabor`` preset (unit-variance patches; 0.21 for unit-L2 patches).
 C_GABOR_LAM1 = 3.4
 
