@@ -111,8 +111,8 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     # constant eta_D (88.09) ended below SGD's 88.34 (references/lin_tang.md, C paper section).
     # The initial dictionary is drawn from the training patches (dict_init="patches", a named
     # deviation): from the paper's uniform start, 200,000 samples at this lambda_1 recruited only
-    # a third of the 1024 atoms (two thirds stayed at their start, cosine > 0.9; 67 % of the
-    # recruited ones were Gabor-accepted, 22 % of all); that run is kept as a Fig. 6 row.
+    # 41 % of the 1024 atoms (the rest stayed at their start, cosine > 0.9; 68 % of the recruited
+    # ones were Gabor-accepted, 28 % of all); that run is kept as a Fig. 6 row.
     sparse = dict(lam1=C_LAM1, eta0=C_ETA0, schedule="inverse", p0=C_P0, sgd_factors=[1.0], dict_init="patches",
                   fig6_rows=["lin_tang_C/paper_uniform_init", "lin_tang_C/paper_lam03"])
     # The run before issue 19 (lambda_1 = 0.3), kept as a Fig. 6 row: its spiking dictionary only
@@ -125,7 +125,7 @@ def _presets(name: str) -> dict[str, dict[str, Any]]:
     # gabor (issue 19 part 2): the lambda_1 sweep's size (256 atoms, Olshausen & Field's complete
     # basis for 16x16 patches, 50,000 samples, constant eta_D 0.003, patches start) at
     # lambda_1 = 3.4 (0.21 for unit-L2 patches), the geometric mean of the sweep's 2.4 (85.5 %
-    # accepted, 12.3 non-zeros) and 4.8 (60.2 %, 4.3): the paper's 1024 atoms at 2.4 gave 53 %
+    # accepted, 12.3 non-zeros) and 4.8 (60.2 %, 4.3): the paper's 1024 atoms at 2.4 gave 58 %
     # accepted and 16.8 non-zeros, more atoms recruiting fewer Gabor-like ones. The paper-size run
     # is shown beside it in Fig. 6.
     gabor = dict(paper, n_atoms=256, n_train=50_000, lam1=C_GABOR_LAM1, eta0=0.003, schedule="constant",
